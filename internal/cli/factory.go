@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"syscall"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+
+	"github.com/rotor-project/rotor/internal/buildinfo"
+)
+
+// factory hands commands what they need from the kubeconfig flags. Clients are made
+// lazily, so commands that need no cluster (help, completion scripts, `version
+// --client`) work without a kubeconfig.
+type factory struct {
+	ConfigFlags *genericclioptions.ConfigFlags
+	Clock       clock.Clock
+	IsTerminal  func(any) bool
+
+	restConfig *rest.Config
+	client     kubernetes.Interface
+	metadata   metadata.Interface
+}
+
+func newFactory(deps Deps) *factory {
+	return &factory{
+		ConfigFlags: genericclioptions.NewConfigFlags(true),
+		Clock:       deps.Clock,
+		IsTerminal:  deps.IsTerminal,
+	}
+}
+
+// RESTConfig is the client configuration from --kubeconfig, --context and friends.
+func (f *factory) RESTConfig() (*rest.Config, error) {
+	if f.restConfig != nil {
+		return f.restConfig, nil
+	}
+	cfg, err := f.ConfigFlags.ToRESTConfig()
+	if err != nil {
+		return nil, fmt.Errorf("cannot load a kubeconfig: %w (set --kubeconfig or KUBECONFIG, or --context)", err)
+	}
+	cfg.UserAgent = "rotor/" + buildinfo.Version
+	f.restConfig = cfg
+	return cfg, nil
+}
+
+// Client is a typed clientset.
+func (f *factory) Client() (kubernetes.Interface, error) {
+	if f.client != nil {
+		return f.client, nil
+	}
+	cfg, err := f.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	f.client = c
+	return c, nil
+}
+
+// Metadata is a client for object metadata only: listings that must not carry values.
+func (f *factory) Metadata() (metadata.Interface, error) {
+	if f.metadata != nil {
+		return f.metadata, nil
+	}
+	cfg, err := f.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	c, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	f.metadata = c
+	return c, nil
+}
+
+// Namespace is -n, or the kubeconfig context's namespace, or "default".
+func (f *factory) Namespace() (string, error) {
+	ns, _, err := f.ConfigFlags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return "", fmt.Errorf("cannot determine the namespace: %w", err)
+	}
+	return ns, nil
+}
+
+// KubeconfigUser is the user name of the kubeconfig entry in use: the fallback for
+// created-by when the API server cannot say who the caller is.
+func (f *factory) KubeconfigUser() string {
+	if f.ConfigFlags.Impersonate != nil && *f.ConfigFlags.Impersonate != "" {
+		return *f.ConfigFlags.Impersonate
+	}
+	raw, err := f.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
+	if err != nil {
+		return ""
+	}
+	if f.ConfigFlags.AuthInfoName != nil && *f.ConfigFlags.AuthInfoName != "" {
+		return *f.ConfigFlags.AuthInfoName
+	}
+	name := raw.CurrentContext
+	if f.ConfigFlags.Context != nil && *f.ConfigFlags.Context != "" {
+		name = *f.ConfigFlags.Context
+	}
+	if c, ok := raw.Contexts[name]; ok {
+		return c.AuthInfo
+	}
+	return ""
+}
+
+func isForbidden(err error) bool { return apierrors.IsForbidden(err) }
+
+func isUnreachable(err error) bool {
+	var uerr *url.Error
+	var nerr net.Error
+	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &uerr) && errors.As(err, &nerr)) || errors.Is(err, os.ErrDeadlineExceeded)
+}
