@@ -21,7 +21,9 @@ func (p ports) apiserver() int         { return p.base + 2 }
 func (p ports) controllerManager() int { return p.base + 3 }
 func (p ports) scheduler() int         { return p.base + 4 }
 func (p ports) kwok() int              { return p.base + 5 }
-func (p ports) all() []int             { return []int{p.base, p.base + 1, p.base + 2, p.base + 3, p.base + 4, p.base + 5} }
+func (p ports) all() []int {
+	return []int{p.base, p.base + 1, p.base + 2, p.base + 3, p.base + 4, p.base + 5}
+}
 
 // upOptions configure one start.
 type upOptions struct {

@@ -23,7 +23,6 @@ type VersionsOptions struct {
 	Output        string
 
 	namespace string
-	lister    *versions.Lister
 	streams   IOStreams
 	f         *factory
 }
@@ -61,25 +60,15 @@ STATE is latest, previous or older per namespace; the unversioned Secret is "unv
 	return cmd
 }
 
-// Complete resolves the namespace and clients.
+// Complete resolves the namespace.
 func (o *VersionsOptions) Complete(args []string) error {
 	o.Family = args[0]
+	if o.AllNamespaces {
+		return nil
+	}
 	var err error
-	if !o.AllNamespaces {
-		if o.namespace, err = o.f.Namespace(); err != nil {
-			return err
-		}
-	}
-	client, err := o.f.Client()
-	if err != nil {
-		return err
-	}
-	meta, err := o.f.Metadata()
-	if err != nil {
-		return err
-	}
-	o.lister = &versions.Lister{Client: client, Metadata: meta}
-	return nil
+	o.namespace, err = o.f.Namespace()
+	return err
 }
 
 // Validate checks the flags.
@@ -94,7 +83,16 @@ func (o *VersionsOptions) Validate() error {
 
 // Run lists and prints.
 func (o *VersionsOptions) Run(ctx context.Context) error {
-	infos, err := o.lister.List(ctx, o.namespace, o.Family)
+	client, err := o.f.Client()
+	if err != nil {
+		return err
+	}
+	meta, err := o.f.Metadata()
+	if err != nil {
+		return err
+	}
+	lister := &versions.Lister{Client: client, Metadata: meta}
+	infos, err := lister.List(ctx, o.namespace, o.Family)
 	if err != nil {
 		return err
 	}
@@ -177,15 +175,17 @@ type VersionList struct {
 
 // VersionItem is one Secret of the family.
 type VersionItem struct {
-	Namespace string   `json:"namespace"`
-	Name      string   `json:"name"`
-	Version   string   `json:"version"`
-	State     string   `json:"state"`
-	Created   string   `json:"created"`
-	CreatedBy string   `json:"createdBy"`
-	Keys      []string `json:"keys"`
-	Immutable bool     `json:"immutable"`
-	Type      string   `json:"type"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	State     string `json:"state"`
+	Created   string `json:"created"`
+	// CreationTimestamp is when the API server stored the Secret.
+	CreationTimestamp string   `json:"creationTimestamp"`
+	CreatedBy         string   `json:"createdBy"`
+	Keys              []string `json:"keys"`
+	Immutable         bool     `json:"immutable"`
+	Type              string   `json:"type"`
 }
 
 func newVersionList(fam string, infos []versions.Info) VersionList {
@@ -193,8 +193,9 @@ func newVersionList(fam string, infos []versions.Info) VersionList {
 	for _, i := range infos {
 		item := VersionItem{
 			Namespace: i.Namespace, Name: i.Name, State: string(i.State),
-			Created: i.Created.UTC().Format(time.RFC3339), CreatedBy: i.CreatedBy,
-			Keys: i.Keys, Immutable: i.Immutable, Type: i.Type,
+			Created: i.Created.UTC().Format(time.RFC3339), CreationTimestamp: i.CreationTimestamp.UTC().Format(time.RFC3339),
+			CreatedBy: i.CreatedBy,
+			Keys:      i.Keys, Immutable: i.Immutable, Type: i.Type,
 		}
 		if item.Keys == nil {
 			item.Keys = []string{}

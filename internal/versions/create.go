@@ -138,7 +138,7 @@ func (c *Creator) Create(ctx context.Context, r CreateRequest) (*CreateResult, e
 		case isNamespaceNotFound(err):
 			return nil, fmt.Errorf("namespace %q does not exist: create it first, or choose another with -n", r.Namespace)
 		default:
-			return nil, fmt.Errorf("cannot create secret %s in namespace %q: %w", v.Name(), r.Namespace, err)
+			return nil, fmt.Errorf("cannot create secrets in namespace %q: %w", r.Namespace, err)
 		}
 	}
 	return nil, fmt.Errorf("%w: %v all exist in namespace %q, and rotor never overwrites a version; retry in a moment",

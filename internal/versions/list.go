@@ -31,13 +31,17 @@ type Info struct {
 	Namespace string
 	Name      string
 	// Version is the parsed name; zero for the unversioned Secret.
-	Version   family.Version
-	State     State
-	Created   time.Time
-	CreatedBy string
-	Keys      []string
-	Immutable bool
-	Type      string
+	Version family.Version
+	State   State
+	// Created is the version's own time, from its name; for the unversioned Secret, its
+	// creation timestamp.
+	Created time.Time
+	// CreationTimestamp is when the API server stored the Secret.
+	CreationTimestamp time.Time
+	CreatedBy         string
+	Keys              []string
+	Immutable         bool
+	Type              string
 }
 
 var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
@@ -97,14 +101,17 @@ func (l *Lister) List(ctx context.Context, namespace, fam string) ([]Info, error
 			Namespace: s.Namespace,
 			Name:      s.Name,
 			Version:   m.v,
-			Created:   s.CreationTimestamp.UTC(),
-			CreatedBy: s.Annotations[family.AnnotationCreatedBy],
-			Keys:      secretdata.Keys(s.Data),
-			Immutable: s.Immutable != nil && *s.Immutable,
-			Type:      string(s.Type),
+			Created:   m.v.Time,
+			// Set below for the unversioned Secret.
+			CreationTimestamp: s.CreationTimestamp.UTC(),
+			CreatedBy:         s.Annotations[family.AnnotationCreatedBy],
+			Keys:              secretdata.Keys(s.Data),
+			Immutable:         s.Immutable != nil && *s.Immutable,
+			Type:              string(s.Type),
 		}
 		if m.unver {
 			info.State = StateUnversioned
+			info.Created = info.CreationTimestamp
 		}
 		infos = append(infos, info)
 	}
