@@ -44,6 +44,7 @@ demo: build $(LOCALCLUSTER) ## Play the rotation story on a throw-away local clu
 
 .PHONY: test
 test: lint fuzz ## All checks and tests: gofmt, vet, golangci-lint, fuzz, unit and e2e
+	cd hack/localcluster && $(GO) test -count=1 -timeout 10m ./...
 	hack/with-cluster.sh $(GO) test -count=1 -timeout 30m ./...
 
 .PHONY: unit

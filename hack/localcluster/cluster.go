@@ -32,6 +32,8 @@ type upOptions struct {
 	PortBase      int
 	OwnerPID      int
 	Progress      io.Writer
+	// ExtraArgs are appended to a component's command line, by component name.
+	ExtraArgs map[string][]string
 }
 
 // errAlreadyRunning is returned (with the running state) when DIR already has a live
@@ -91,6 +93,7 @@ func up(ctx context.Context, o upOptions) (*state, error) {
 		}
 	}()
 	start := func(name string, args ...string) (proc, error) {
+		args = append(args, o.ExtraArgs[name]...)
 		p, err := startProc(name, entry.bin(name), logDir, args...)
 		if err != nil {
 			return p, err

@@ -5,6 +5,8 @@
 //
 //	localcluster build                          build (or find cached) binaries
 //	localcluster up   --dir DIR [--port-base N] start; writes DIR/kubeconfig
+//	                  [--owner-pid PID]         stop it when PID exits
+//	                  [--extra-arg C=ARG]       extra flag for component C
 //	localcluster down --dir DIR                 stop exactly the recorded processes
 //	localcluster status --dir DIR               say whether it runs
 package main
@@ -17,6 +19,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -39,6 +43,15 @@ func run(ctx context.Context, args []string) error {
 	components := fs.String("components", "components", "directory of the component modules")
 	portBase := fs.Int("port-base", 31000, "first of six consecutive loopback ports")
 	ownerPID := fs.Int("owner-pid", 0, "stop the cluster when this process exits (for test runs)")
+	extra := map[string][]string{}
+	fs.Func("extra-arg", "COMPONENT=--flag=value appended to a component's command line; repeatable", func(s string) error {
+		name, arg, ok := strings.Cut(s, "=")
+		if !ok || !slices.Contains(binaries, name) {
+			return fmt.Errorf("want COMPONENT=ARG with COMPONENT one of %v", binaries)
+		}
+		extra[name] = append(extra[name], arg)
+		return nil
+	})
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -62,7 +75,7 @@ func run(ctx context.Context, args []string) error {
 		if err := os.MkdirAll(absDir, 0o755); err != nil {
 			return err
 		}
-		st, err := up(ctx, upOptions{Dir: absDir, ComponentsDir: absComponents, PortBase: *portBase, OwnerPID: *ownerPID, Progress: os.Stderr})
+		st, err := up(ctx, upOptions{Dir: absDir, ComponentsDir: absComponents, PortBase: *portBase, OwnerPID: *ownerPID, Progress: os.Stderr, ExtraArgs: extra})
 		if errors.Is(err, errAlreadyRunning) {
 			fmt.Fprintf(os.Stderr, "localcluster: already running at %s (started %s); nothing changed. Stop it with: localcluster down --dir %s\n", st.Server, st.Started, *dir)
 			fmt.Println(st.Kubeconfig)
