@@ -241,7 +241,7 @@ func waitFor(ctx context.Context, p proc, timeout time.Duration, check func(cont
 		}
 		select {
 		case <-ctx.Done():
-			return &componentError{Component: p.Name, Err: fmt.Errorf("not ready after %s: %v", timeout, last), LogTail: tail(p.Log, 20)}
+			return &componentError{Component: p.Name, Err: fmt.Errorf("not ready after %s: %w", timeout, last), LogTail: tail(p.Log, 20)}
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

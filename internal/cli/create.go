@@ -193,7 +193,9 @@ func (o *CreateOptions) print(s *corev1.Secret) error {
 		return err
 	}
 	if o.DryRun.strategy != dryRunNone {
-		o.PrintFlags.Complete("%s (" + o.DryRun.strategy.String() + " dry run)")
+		if err := o.PrintFlags.Complete("%s (" + o.DryRun.strategy.String() + " dry run)"); err != nil {
+			return err
+		}
 	}
 	printer, err := o.PrintFlags.ToPrinter()
 	if err != nil {

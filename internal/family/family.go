@@ -29,7 +29,7 @@ const MaxFamilyLength = validation.DNS1123SubdomainMaxLength - 1 - timestampLen
 // without them is still a version: membership is decided by the name alone.
 const (
 	// LabelFamily selects the versions of a family. Its value is the family itself, or
-	// FamilyLabelValue's hash form when the family is longer than a label value allows.
+	// LabelValue's hash form when the family is longer than a label value allows.
 	LabelFamily = "rotor.dev/family"
 	// LabelVersion holds the version's timestamp (the 14 digits).
 	LabelVersion = "rotor.dev/version"
@@ -130,10 +130,10 @@ func ParseIn(fam, name string) (Version, bool) {
 	return v, true
 }
 
-// FamilyLabelValue is the value of LabelFamily for family: the family itself when it
+// LabelValue is the value of LabelFamily for family: the family itself when it
 // fits a label value (63 characters), otherwise "sha256-" and the first 56 hex digits
 // of its SHA-256. The full name is always in AnnotationFamily.
-func FamilyLabelValue(family string) string {
+func LabelValue(family string) string {
 	if len(family) <= validation.LabelValueMaxLength {
 		return family
 	}
@@ -144,7 +144,7 @@ func FamilyLabelValue(family string) string {
 // Labels returns the labels that mark v as a version rotor manages.
 func Labels(v Version) map[string]string {
 	return map[string]string{
-		LabelFamily:    FamilyLabelValue(v.Family),
+		LabelFamily:    LabelValue(v.Family),
 		LabelVersion:   v.Timestamp(),
 		LabelManagedBy: ManagedByValue,
 	}

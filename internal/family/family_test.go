@@ -95,7 +95,7 @@ func TestValidateFamily(t *testing.T) {
 	}
 }
 
-func TestFamilyLabelValue(t *testing.T) {
+func TestLabelValue(t *testing.T) {
 	long := strings.Repeat("a", 64)
 	tests := []struct {
 		name   string
@@ -105,12 +105,12 @@ func TestFamilyLabelValue(t *testing.T) {
 		{"a short family is its own label value", "auth", func(v string) bool { return v == "auth" }},
 		{"a 63-character family is its own label value", strings.Repeat("b", 63), func(v string) bool { return v == strings.Repeat("b", 63) }},
 		{"a longer family becomes a 63-character hash", long, func(v string) bool { return len(v) == 63 && strings.HasPrefix(v, "sha256-") }},
-		{"different long families get different hashes", long, func(v string) bool { return v != FamilyLabelValue(long+"b") }},
+		{"different long families get different hashes", long, func(v string) bool { return v != LabelValue(long+"b") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if v := FamilyLabelValue(tt.family); !tt.check(v) {
-				t.Fatalf("FamilyLabelValue(%q) = %q", tt.family, v)
+			if v := LabelValue(tt.family); !tt.check(v) {
+				t.Fatalf("LabelValue(%q) = %q", tt.family, v)
 			}
 		})
 	}
