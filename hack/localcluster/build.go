@@ -25,7 +25,7 @@ const (
 )
 
 // binaries names every executable a cache entry must hold.
-var binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+var binaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl"}
 
 // stageFiles are the kwok default stages the cluster installs as Stage objects, relative
 // to the kwok module directory.
@@ -135,8 +135,8 @@ func ensureBuilt(ctx context.Context, componentsDir string, progress io.Writer) 
 	}{
 		{"etcd " + etcdVersion, "etcd", []string{"build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(tmp, "bin", "etcd"), "."}},
 		{"kwok " + kwokVersion, "kwok", []string{"build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(tmp, "bin", "kwok"), "sigs.k8s.io/kwok/cmd/kwok"}},
-		{"kube-apiserver, kube-controller-manager, kube-scheduler " + kubernetesVersion, "kubernetes",
-			[]string{"build", "-trimpath", "-ldflags", ldflags, "-o", filepath.Join(tmp, "bin") + "/", "./kube-apiserver", "./kube-controller-manager", "./kube-scheduler"}},
+		{"kube-apiserver, kube-controller-manager, kube-scheduler, kubectl " + kubernetesVersion, "kubernetes",
+			[]string{"build", "-trimpath", "-ldflags", ldflags, "-o", filepath.Join(tmp, "bin") + "/", "./kube-apiserver", "./kube-controller-manager", "./kube-scheduler", "./kubectl"}},
 	}
 	for _, s := range steps {
 		if err := goWithProgress(ctx, filepath.Join(componentsDir, s.module), s.what, s.args, progress); err != nil {

@@ -4,6 +4,7 @@
 // Stage CRD enabled. Built binaries are cached outside the repository, keyed by version.
 //
 //	localcluster build                          build (or find cached) binaries
+//	localcluster bin                            print the directory of the binaries
 //	localcluster up   --dir DIR [--port-base N] start; writes DIR/kubeconfig
 //	                  [--owner-pid PID]         stop it when PID exits
 //	                  [--extra-arg C=ARG]       extra flag for component C
@@ -70,6 +71,15 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Println(entry.Dir)
+		return nil
+	case "bin":
+		// Prints the directory of the cached binaries (kubectl among them), building
+		// them first if needed: PATH="$(localcluster bin):$PATH".
+		entry, err := ensureBuilt(ctx, absComponents, os.Stderr)
+		if err != nil {
+			return err
+		}
+		fmt.Println(filepath.Join(entry.Dir, "bin"))
 		return nil
 	case "up":
 		if err := os.MkdirAll(absDir, 0o755); err != nil {
