@@ -15,6 +15,7 @@ package secretref
 
 import (
 	"fmt"
+	"strings"
 )
 
 // Style says how a Secret is referenced.
@@ -49,6 +50,11 @@ type Ref struct {
 	Container string
 	// Line is the 1-based line of the name in a YAML source; 0 elsewhere.
 	Line int
+	// Pointer is the JSON pointer (RFC 6901) of the name's string field, with list
+	// indices, e.g. /spec/template/spec/containers/0/envFrom/1/secretRef/name: what a
+	// JSON patch that changes only this reference addresses. Empty when the name is not
+	// a field of its own (an ExternalSecret without spec.target.name).
+	Pointer string
 
 	set func(string)
 }
@@ -77,6 +83,18 @@ func indexPath(prefix, field string, i int) string {
 
 func namedPath(prefix, field, name string) string {
 	return fmt.Sprintf("%s.%s[name=%s]", prefix, field, name)
+}
+
+// pointer builds a JSON pointer from a dotted prefix and further segments.
+func pointer(prefix string, segments ...any) string {
+	var b strings.Builder
+	if prefix != "" {
+		b.WriteString("/" + strings.ReplaceAll(prefix, ".", "/"))
+	}
+	for _, s := range segments {
+		fmt.Fprintf(&b, "/%v", s)
+	}
+	return b.String()
 }
 
 // PodSpecPrefix is where a kind keeps its pod spec, for the kinds that have one.

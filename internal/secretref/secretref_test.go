@@ -256,3 +256,41 @@ func TestVisitorCanStopTheWalk(t *testing.T) {
 		t.Fatalf("visited %d references after asking to stop at 2", n)
 	}
 }
+
+func TestPointersAgreeAndAddressTheName(t *testing.T) {
+	d := &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: everyStyle()}}}
+	typed := collectTyped(t, d)
+	tree := collectTree(t, "Deployment", d)
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range typed {
+		if r.Pointer == "" || r.Pointer != tree[i].Pointer {
+			t.Fatalf("pointer of %s: typed %q, tree %q", r.Path, r.Pointer, tree[i].Pointer)
+		}
+		if got := resolve(t, u, r.Pointer); got != r.Name {
+			t.Fatalf("%s resolves to %v, want %q", r.Pointer, got, r.Name)
+		}
+	}
+}
+
+// resolve follows a JSON pointer through an unstructured object.
+func resolve(t *testing.T, obj any, ptr string) any {
+	t.Helper()
+	for _, seg := range strings.Split(ptr, "/")[1:] {
+		switch o := obj.(type) {
+		case map[string]any:
+			obj = o[seg]
+		case []any:
+			var i int
+			if _, err := fmt.Sscan(seg, &i); err != nil || i >= len(o) {
+				t.Fatalf("bad index %q in %s", seg, ptr)
+			}
+			obj = o[i]
+		default:
+			t.Fatalf("%s: cannot descend into %T at %q", ptr, obj, seg)
+		}
+	}
+	return obj
+}

@@ -33,7 +33,8 @@ func Tree(kind string, obj Node, visit Visitor) {
 		spec, _ := obj.Get("spec")
 		for i, tls := range items(spec, "tls") {
 			if n, ok := str(tls, "secretName"); ok {
-				if !emit(visit, Ref{Path: indexPath("spec", "tls", i) + ".secretName", Name: n, Style: IngressTLS}, tls, "secretName") {
+				if !emit(visit, Ref{Path: indexPath("spec", "tls", i) + ".secretName", Name: n, Style: IngressTLS,
+					Pointer: pointer("spec", "tls", i, "secretName")}, tls, "secretName") {
 					return
 				}
 			}
@@ -58,7 +59,7 @@ func Tree(kind string, obj Node, visit Visitor) {
 func externalSecret(obj Node, visit Visitor) {
 	if target, ok := digNode(obj, "spec", "target"); ok {
 		if n, ok := str(target, "name"); ok && n != "" {
-			emit(visit, Ref{Path: "spec.target.name", Name: n, Style: ExternalSecretTarget}, target, "name")
+			emit(visit, Ref{Path: "spec.target.name", Name: n, Style: ExternalSecretTarget, Pointer: "/spec/target/name"}, target, "name")
 			return
 		}
 	}
@@ -73,7 +74,7 @@ func externalSecret(obj Node, visit Visitor) {
 func treeNameList(field string, obj Node, style Style, visit Visitor) {
 	for i, it := range items(obj, field) {
 		if n, ok := str(it, "name"); ok && n != "" {
-			if !emit(visit, Ref{Path: indexPath("", field, i)[1:], Name: n, Style: style}, it, "name") {
+			if !emit(visit, Ref{Path: indexPath("", field, i)[1:], Name: n, Style: style, Pointer: pointer("", field, i, "name")}, it, "name") {
 				return
 			}
 		}
@@ -83,10 +84,11 @@ func treeNameList(field string, obj Node, style Style, visit Visitor) {
 // TreePodSpec walks a pod spec in a JSON-like tree whose field path is prefix.
 func TreePodSpec(prefix string, spec Node, visit Visitor) bool {
 	for _, field := range containerFields {
-		for _, c := range items(spec, field) {
+		for ci, c := range items(spec, field) {
 			name, _ := str(c, "name")
 			cp := containerPath(prefix, field, name)
-			for _, e := range items(c, "env") {
+			cptr := pointer(prefix, field, ci)
+			for j, e := range items(c, "env") {
 				ref, ok := digNode(e, "valueFrom", "secretKeyRef")
 				if !ok {
 					continue
@@ -98,7 +100,8 @@ func TreePodSpec(prefix string, spec Node, visit Visitor) bool {
 				envName, _ := str(e, "name")
 				key, _ := str(ref, "key")
 				if !emit(visit, Ref{Path: namedPath(cp, "env", envName) + ".valueFrom.secretKeyRef", Name: n,
-					Style: EnvSecretKeyRef, Optional: boolean(ref, "optional"), Keys: []string{key}, Container: name}, ref, "name") {
+					Style: EnvSecretKeyRef, Optional: boolean(ref, "optional"), Keys: []string{key}, Container: name,
+					Pointer: cptr + pointer("", "env", j, "valueFrom", "secretKeyRef", "name")}, ref, "name") {
 					return false
 				}
 			}
@@ -109,20 +112,22 @@ func TreePodSpec(prefix string, spec Node, visit Visitor) bool {
 				}
 				if n, ok := str(ref, "name"); ok && n != "" {
 					if !emit(visit, Ref{Path: indexPath(cp, "envFrom", j) + ".secretRef", Name: n,
-						Style: EnvFromSecretRef, Optional: boolean(ref, "optional"), Container: name}, ref, "name") {
+						Style: EnvFromSecretRef, Optional: boolean(ref, "optional"), Container: name,
+						Pointer: cptr + pointer("", "envFrom", j, "secretRef", "name")}, ref, "name") {
 						return false
 					}
 				}
 			}
 		}
 	}
-	for _, v := range items(spec, "volumes") {
+	for vi, v := range items(spec, "volumes") {
 		vname, _ := str(v, "name")
 		vp := namedPath(prefix, "volumes", vname)
 		if s, ok := v.Get("secret"); ok {
 			if n, ok := str(s, "secretName"); ok && n != "" {
 				if !emit(visit, Ref{Path: vp + ".secret", Name: n, Style: VolumeSecret,
-					Optional: boolean(s, "optional"), Keys: treeItemKeys(s)}, s, "secretName") {
+					Optional: boolean(s, "optional"), Keys: treeItemKeys(s),
+					Pointer: pointer(prefix, "volumes", vi, "secret", "secretName")}, s, "secretName") {
 					return false
 				}
 			}
@@ -135,7 +140,8 @@ func TreePodSpec(prefix string, spec Node, visit Visitor) bool {
 				}
 				if n, ok := str(s, "name"); ok && n != "" {
 					if !emit(visit, Ref{Path: indexPath(vp+".projected", "sources", j) + ".secret", Name: n,
-						Style: ProjectedSecret, Optional: boolean(s, "optional"), Keys: treeItemKeys(s)}, s, "name") {
+						Style: ProjectedSecret, Optional: boolean(s, "optional"), Keys: treeItemKeys(s),
+						Pointer: pointer(prefix, "volumes", vi, "projected", "sources", j, "secret", "name")}, s, "name") {
 						return false
 					}
 				}
@@ -144,7 +150,8 @@ func TreePodSpec(prefix string, spec Node, visit Visitor) bool {
 	}
 	for i, s := range items(spec, "imagePullSecrets") {
 		if n, ok := str(s, "name"); ok && n != "" {
-			if !emit(visit, Ref{Path: indexPath(prefix, "imagePullSecrets", i), Name: n, Style: ImagePullSecret}, s, "name") {
+			if !emit(visit, Ref{Path: indexPath(prefix, "imagePullSecrets", i), Name: n, Style: ImagePullSecret,
+				Pointer: pointer(prefix, "imagePullSecrets", i, "name")}, s, "name") {
 				return false
 			}
 		}

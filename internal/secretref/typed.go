@@ -48,7 +48,7 @@ func Object(obj runtime.Object, visit Visitor) error {
 				continue
 			}
 			if !visit(Ref{Path: indexPath("spec", "tls", i) + ".secretName", Name: tls.SecretName, Style: IngressTLS,
-				set: func(n string) { tls.SecretName = n }}) {
+				Pointer: pointer("spec", "tls", i, "secretName"), set: func(n string) { tls.SecretName = n }}) {
 				return nil
 			}
 		}
@@ -91,7 +91,7 @@ func serviceAccount(sa *corev1.ServiceAccount, visit Visitor) {
 			continue
 		}
 		if !visit(Ref{Path: indexPath("", "secrets", i)[1:], Name: s.Name, Style: ServiceAccountSecret,
-			set: func(n string) { s.Name = n }}) {
+			Pointer: pointer("", "secrets", i, "name"), set: func(n string) { s.Name = n }}) {
 			return
 		}
 	}
@@ -101,7 +101,7 @@ func serviceAccount(sa *corev1.ServiceAccount, visit Visitor) {
 			continue
 		}
 		if !visit(Ref{Path: indexPath("", "imagePullSecrets", i)[1:], Name: s.Name, Style: ImagePullSecret,
-			set: func(n string) { s.Name = n }}) {
+			Pointer: pointer("", "imagePullSecrets", i, "name"), set: func(n string) { s.Name = n }}) {
 			return
 		}
 	}
@@ -111,20 +111,21 @@ func serviceAccount(sa *corev1.ServiceAccount, visit Visitor) {
 // can name a Secret.
 type container struct {
 	field, name string
+	index       int
 	env         []corev1.EnvVar
 	envFrom     []corev1.EnvFromSource
 }
 
 func containersOf(spec *corev1.PodSpec) []container {
 	var cs []container
-	for _, c := range spec.InitContainers {
-		cs = append(cs, container{"initContainers", c.Name, c.Env, c.EnvFrom})
+	for i, c := range spec.InitContainers {
+		cs = append(cs, container{"initContainers", c.Name, i, c.Env, c.EnvFrom})
 	}
-	for _, c := range spec.Containers {
-		cs = append(cs, container{"containers", c.Name, c.Env, c.EnvFrom})
+	for i, c := range spec.Containers {
+		cs = append(cs, container{"containers", c.Name, i, c.Env, c.EnvFrom})
 	}
-	for _, c := range spec.EphemeralContainers {
-		cs = append(cs, container{"ephemeralContainers", c.Name, c.Env, c.EnvFrom})
+	for i, c := range spec.EphemeralContainers {
+		cs = append(cs, container{"ephemeralContainers", c.Name, i, c.Env, c.EnvFrom})
 	}
 	return cs
 }
@@ -136,6 +137,7 @@ func PodSpec(prefix string, spec *corev1.PodSpec, visit Visitor) bool {
 	// the pointers below rewrites spec itself.
 	for _, c := range containersOf(spec) {
 		cp := containerPath(prefix, c.field, c.name)
+		cptr := pointer(prefix, c.field, c.index)
 		for j := range c.env {
 			vf := c.env[j].ValueFrom
 			if vf == nil || vf.SecretKeyRef == nil || vf.SecretKeyRef.Name == "" {
@@ -144,7 +146,8 @@ func PodSpec(prefix string, spec *corev1.PodSpec, visit Visitor) bool {
 			ref := vf.SecretKeyRef
 			if !visit(Ref{Path: namedPath(cp, "env", c.env[j].Name) + ".valueFrom.secretKeyRef", Name: ref.Name,
 				Style: EnvSecretKeyRef, Optional: isTrue(ref.Optional), Keys: []string{ref.Key}, Container: c.name,
-				set: func(n string) { ref.Name = n }}) {
+				Pointer: cptr + pointer("", "env", j, "valueFrom", "secretKeyRef", "name"),
+				set:     func(n string) { ref.Name = n }}) {
 				return false
 			}
 		}
@@ -155,7 +158,8 @@ func PodSpec(prefix string, spec *corev1.PodSpec, visit Visitor) bool {
 			}
 			if !visit(Ref{Path: indexPath(cp, "envFrom", j) + ".secretRef", Name: ref.Name,
 				Style: EnvFromSecretRef, Optional: isTrue(ref.Optional), Container: c.name,
-				set: func(n string) { ref.Name = n }}) {
+				Pointer: cptr + pointer("", "envFrom", j, "secretRef", "name"),
+				set:     func(n string) { ref.Name = n }}) {
 				return false
 			}
 		}
@@ -166,7 +170,8 @@ func PodSpec(prefix string, spec *corev1.PodSpec, visit Visitor) bool {
 		if s := v.Secret; s != nil && s.SecretName != "" {
 			if !visit(Ref{Path: vp + ".secret", Name: s.SecretName, Style: VolumeSecret,
 				Optional: isTrue(s.Optional), Keys: itemKeys(s.Items),
-				set: func(n string) { s.SecretName = n }}) {
+				Pointer: pointer(prefix, "volumes", i, "secret", "secretName"),
+				set:     func(n string) { s.SecretName = n }}) {
 				return false
 			}
 		}
@@ -178,7 +183,8 @@ func PodSpec(prefix string, spec *corev1.PodSpec, visit Visitor) bool {
 				}
 				if !visit(Ref{Path: indexPath(vp+".projected", "sources", j) + ".secret", Name: s.Name,
 					Style: ProjectedSecret, Optional: isTrue(s.Optional), Keys: itemKeys(s.Items),
-					set: func(n string) { s.Name = n }}) {
+					Pointer: pointer(prefix, "volumes", i, "projected", "sources", j, "secret", "name"),
+					set:     func(n string) { s.Name = n }}) {
 					return false
 				}
 			}
@@ -190,7 +196,7 @@ func PodSpec(prefix string, spec *corev1.PodSpec, visit Visitor) bool {
 			continue
 		}
 		if !visit(Ref{Path: indexPath(prefix, "imagePullSecrets", i), Name: s.Name, Style: ImagePullSecret,
-			set: func(n string) { s.Name = n }}) {
+			Pointer: pointer(prefix, "imagePullSecrets", i, "name"), set: func(n string) { s.Name = n }}) {
 			return false
 		}
 	}
