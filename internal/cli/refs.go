@@ -1,0 +1,344 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rotor-project/rotor/internal/refs"
+)
+
+// RefsOptions are the inputs of `rotor refs`.
+type RefsOptions struct {
+	Names         []string
+	Family        string
+	Paths         []string
+	AllNamespaces bool
+	Output        string
+
+	namespace string
+	streams   IOStreams
+	f         *factory
+}
+
+// NewCmdRefs builds `rotor refs NAME...`.
+func NewCmdRefs(f *factory, name string, streams IOStreams) *cobra.Command {
+	o := &RefsOptions{streams: streams, f: f}
+	cmd := &cobra.Command{
+		Use:   "refs NAME... [-n NAMESPACE | -A] [--family FAMILY] [--path DIR] [-o table|wide|json|yaml]",
+		Short: "Find every reference to Secrets: in workloads, pods, revision history and manifests",
+		Long: `Find every object that names the given Secrets, in every place a Secret can be named:
+containers' env and envFrom, secret and projected volumes, imagePullSecrets of every pod-spec
+kind (Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
+ReplicationController, ControllerRevision), ServiceAccounts, Ingress TLS, and, when their
+CRDs are installed, Argo Rollouts and External Secrets. Names match exactly; a name in an
+annotation, an env value or a ConfigMap is not a reference.
+
+Each reference has a ROLE: live (a running pod, the current template of a workload),
+rollback-target (a ReplicaSet or ControllerRevision that "rollout undo" would restore) or
+finished (a completed Job or Pod). --family adds every version of FAMILY (and the Secret
+named FAMILY). --path also reads a directory of manifests (YAML and JSON, recursively) and
+reports file and line.
+
+A NAME that does not exist is still searched: dangling references are reported, and the
+output says the Secret does not exist. A kind you may not list is reported as "not checked"
+and the exit status is 1. -o json and -o yaml print a ReferenceList document
+(rotor.dev/v1alpha1), stable for scripts.`,
+		Example: examples(name, `
+{{.}} refs auth-api-secrets-20250715100000 -n payments
+{{.}} refs --family auth-api-secrets -A -o wide
+{{.}} refs auth-api-secrets-20250715100000 -A --path ./deploy -o json`),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Search every namespace")
+	cmd.Flags().StringVar(&o.Family, "family", "", "Also search for every version of this Secret family")
+	cmd.Flags().StringArrayVar(&o.Paths, "path", nil, "Also search manifests in this file or directory (recursive; repeatable)")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "Output format: table, wide, json or yaml")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "wide", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("family", completeFamilies(f))
+	return cmd
+}
+
+// Complete takes the names and resolves the namespace.
+func (o *RefsOptions) Complete(args []string) error {
+	o.Names = args
+	if o.AllNamespaces {
+		return nil
+	}
+	var err error
+	o.namespace, err = o.f.Namespace()
+	return err
+}
+
+// Validate checks the flags and names.
+func (o *RefsOptions) Validate() error {
+	switch o.Output {
+	case "table", "wide", "json", "yaml":
+	default:
+		return usageErrorf("unknown output format %q: use table, wide, json or yaml", o.Output)
+	}
+	if len(o.Names) == 0 && o.Family == "" {
+		return usageErrorf("give at least one Secret NAME or --family FAMILY, e.g. refs auth-api-secrets-20250715100000")
+	}
+	for _, p := range o.Paths {
+		if p == "" {
+			return usageErrorf("--path is empty: give a file or directory of manifests")
+		}
+	}
+	return o.query().Validate()
+}
+
+func (o *RefsOptions) query() refs.Query {
+	return refs.Query{Namespace: o.namespace, Names: o.Names, Family: o.Family, Paths: o.Paths}
+}
+
+// Run searches and prints. It fails (after printing) when part of the search could
+// not be done.
+func (o *RefsOptions) Run(ctx context.Context) error {
+	finder, err := o.finder()
+	if err != nil {
+		return err
+	}
+	res, err := finder.Find(ctx, o.query())
+	if err != nil {
+		return err
+	}
+	switch o.Output {
+	case "json", "yaml":
+		b, err := json.MarshalIndent(newReferenceList(o.query(), res), "", "  ")
+		if err != nil {
+			return err
+		}
+		if o.Output == "yaml" {
+			if b, err = yaml.JSONToYAML(b); err != nil {
+				return err
+			}
+		} else {
+			b = append(b, '\n')
+		}
+		if _, err := o.streams.Out.Write(b); err != nil {
+			return err
+		}
+	default:
+		if len(res.References) == 0 {
+			fmt.Fprintf(o.streams.ErrOut, "No references found in %s.\n", o.where())
+		} else if err := printRefsTable(o.streams.Out, res, o.Output == "wide", o.AllNamespaces, len(o.Paths) > 0); err != nil {
+			return err
+		}
+		for _, n := range res.Missing {
+			fmt.Fprintf(o.streams.Out, "Secret %s does not exist in %s; references to it are dangling.\n", n, o.where())
+		}
+		for _, nc := range res.NotChecked {
+			fmt.Fprintf(o.streams.Out, "not checked: %s: %s\n", notCheckedWhat(nc), nc.Reason)
+		}
+	}
+	if len(res.NotChecked) > 0 {
+		return fmt.Errorf("the search is incomplete: %d part(s) not checked (listed in the output); the references shown may not be all", len(res.NotChecked))
+	}
+	return nil
+}
+
+func (o *RefsOptions) where() string {
+	if o.AllNamespaces {
+		return "any namespace"
+	}
+	return fmt.Sprintf("namespace %q", o.namespace)
+}
+
+// finder builds the clients: typed ones speak protobuf, and the client-side rate limit
+// is raised, since a search is a burst of paged lists.
+func (o *RefsOptions) finder() (*refs.Finder, error) {
+	base, err := o.f.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	jsonCfg := rest.CopyConfig(base)
+	jsonCfg.QPS, jsonCfg.Burst = 50, 100
+	protoCfg := rest.CopyConfig(jsonCfg)
+	protoCfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	protoCfg.ContentType = "application/vnd.kubernetes.protobuf"
+	client, err := kubernetes.NewForConfig(protoCfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(jsonCfg)
+	if err != nil {
+		return nil, err
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(jsonCfg)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := metadata.NewForConfig(jsonCfg)
+	if err != nil {
+		return nil, err
+	}
+	return &refs.Finder{Client: client, Dynamic: dyn, Discovery: disc, Metadata: meta}, nil
+}
+
+func notCheckedWhat(nc refs.NotChecked) string {
+	if nc.File != "" {
+		return nc.File
+	}
+	if nc.Namespace == "" {
+		return nc.Kind + " in every namespace"
+	}
+	return fmt.Sprintf("%s in namespace %s", nc.Kind, nc.Namespace)
+}
+
+func printRefsTable(w io.Writer, res *refs.Result, wide, withNamespace, withFile bool) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	cols := []string{"ROLE", "KIND", "NAME", "OWNER", "SECRET", "PATH"}
+	if withNamespace {
+		cols = append(cols[:1], append([]string{"NAMESPACE"}, cols[1:]...)...)
+	}
+	if withFile {
+		cols = append(cols, "FILE")
+	}
+	if wide {
+		cols = append(cols, "OPTIONAL", "KEYS", "REVISION", "OWNERS")
+	}
+	fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	for _, r := range res.References {
+		secret := r.Secret
+		if r.Dangling {
+			secret += " (does not exist)"
+		}
+		row := []string{string(r.Role), r.Object.Kind, orDash(r.Object.Name), topOwner(r.Owners), secret, r.Path}
+		if withNamespace {
+			row = append(row[:1], append([]string{orDash(r.Object.Namespace)}, row[1:]...)...)
+		}
+		if withFile {
+			file := "-"
+			if r.File != "" {
+				file = r.File + ":" + strconv.Itoa(r.Line)
+			}
+			row = append(row, file)
+		}
+		if wide {
+			chain := make([]string, 0, len(r.Owners))
+			for _, o := range r.Owners {
+				chain = append(chain, o.Kind+"/"+o.Name)
+			}
+			row = append(row, strconv.FormatBool(r.Optional), orDash(strings.Join(r.Keys, ",")), orDash(r.Revision), orDash(strings.Join(chain, ",")))
+		}
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
+}
+
+// topOwner is the outermost owner (the Deployment of a Pod's ReplicaSet), or "-".
+func topOwner(owners []refs.ObjectRef) string {
+	if len(owners) == 0 {
+		return "-"
+	}
+	o := owners[len(owners)-1]
+	return o.Kind + "/" + o.Name
+}
+
+// ReferenceList is the -o json|yaml document of `rotor refs`. Its fields are a stable
+// interface for scripts; see docs/output.md.
+type ReferenceList struct {
+	APIVersion string           `json:"apiVersion"`
+	Kind       string           `json:"kind"`
+	Query      ReferenceQuery   `json:"query"`
+	Missing    []string         `json:"missing"`
+	NotChecked []NotCheckedItem `json:"notChecked"`
+	Items      []ReferenceItem  `json:"items"`
+}
+
+// ReferenceQuery echoes what was searched.
+type ReferenceQuery struct {
+	Names     []string `json:"names"`
+	Family    string   `json:"family"`
+	Namespace string   `json:"namespace"`
+	Paths     []string `json:"paths"`
+}
+
+// NotCheckedItem is a part of the search that could not be done.
+type NotCheckedItem struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	File      string `json:"file"`
+	Reason    string `json:"reason"`
+}
+
+// ObjectItem names an object.
+type ObjectItem struct {
+	Kind       string `json:"kind"`
+	APIVersion string `json:"apiVersion"`
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	UID        string `json:"uid"`
+}
+
+// ReferenceItem is one reference.
+type ReferenceItem struct {
+	Secret    string       `json:"secret"`
+	Role      string       `json:"role"`
+	Object    ObjectItem   `json:"object"`
+	Owners    []ObjectItem `json:"owners"`
+	Path      string       `json:"path"`
+	Style     string       `json:"style"`
+	Optional  bool         `json:"optional"`
+	Keys      []string     `json:"keys"`
+	Container string       `json:"container"`
+	Revision  string       `json:"revision"`
+	Dangling  bool         `json:"dangling"`
+	File      string       `json:"file"`
+	Line      int          `json:"line"`
+}
+
+func objectItem(o refs.ObjectRef) ObjectItem {
+	return ObjectItem{Kind: o.Kind, APIVersion: o.APIVersion, Namespace: o.Namespace, Name: o.Name, UID: string(o.UID)}
+}
+
+func newReferenceList(q refs.Query, res *refs.Result) ReferenceList {
+	l := ReferenceList{
+		APIVersion: "rotor.dev/v1alpha1", Kind: "ReferenceList",
+		Query:   ReferenceQuery{Names: nonNil(q.Names), Family: q.Family, Namespace: q.Namespace, Paths: nonNil(q.Paths)},
+		Missing: nonNil(res.Missing), NotChecked: []NotCheckedItem{}, Items: []ReferenceItem{},
+	}
+	for _, nc := range res.NotChecked {
+		l.NotChecked = append(l.NotChecked, NotCheckedItem(nc))
+	}
+	for _, r := range res.References {
+		item := ReferenceItem{
+			Secret: r.Secret, Role: string(r.Role), Object: objectItem(r.Object), Owners: []ObjectItem{},
+			Path: r.Path, Style: string(r.Style), Optional: r.Optional, Keys: nonNil(r.Keys), Container: r.Container,
+			Revision: r.Revision, Dangling: r.Dangling, File: r.File, Line: r.Line,
+		}
+		for _, o := range r.Owners {
+			item.Owners = append(item.Owners, objectItem(o))
+		}
+		l.Items = append(l.Items, item)
+	}
+	return l
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
