@@ -99,6 +99,7 @@ The old version stays, so rollback is a change of reference, not a hunt for back
 		NewCmdVersions(f, name, streams),
 		NewCmdVersion(f, name, streams),
 		NewCmdRefs(f, name, streams),
+		NewCmdWatch(f, name, streams),
 	)
 	registerCompletions(root, f)
 	return root
