@@ -10,12 +10,15 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 
 	"github.com/rotor-project/rotor/internal/buildinfo"
+	"github.com/rotor-project/rotor/internal/refs"
 )
 
 // factory hands commands what they need from the kubeconfig flags. Clients are made
@@ -29,6 +32,7 @@ type factory struct {
 	restConfig *rest.Config
 	client     kubernetes.Interface
 	metadata   metadata.Interface
+	dynamic    dynamic.Interface
 }
 
 func newFactory(deps Deps) *factory {
@@ -85,6 +89,54 @@ func (f *factory) Metadata() (metadata.Interface, error) {
 	}
 	f.metadata = c
 	return c, nil
+}
+
+// Dynamic is a dynamic client (JSON), for kinds rotor re-points through JSON patches.
+func (f *factory) Dynamic() (dynamic.Interface, error) {
+	if f.dynamic != nil {
+		return f.dynamic, nil
+	}
+	cfg, err := f.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	c, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	f.dynamic = c
+	return c, nil
+}
+
+// Finder is the reference engine over the cluster: typed lists in protobuf, with a
+// client-side rate limit raised for a burst of paged lists.
+func (f *factory) Finder() (*refs.Finder, error) {
+	base, err := f.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	jsonCfg := rest.CopyConfig(base)
+	jsonCfg.QPS, jsonCfg.Burst = 50, 100
+	protoCfg := rest.CopyConfig(jsonCfg)
+	protoCfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	protoCfg.ContentType = "application/vnd.kubernetes.protobuf"
+	client, err := kubernetes.NewForConfig(protoCfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(jsonCfg)
+	if err != nil {
+		return nil, err
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(jsonCfg)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := metadata.NewForConfig(jsonCfg)
+	if err != nil {
+		return nil, err
+	}
+	return &refs.Finder{Client: client, Dynamic: dyn, Discovery: disc, Metadata: meta}, nil
 }
 
 // Namespace is -n, or the kubeconfig context's namespace, or "default".

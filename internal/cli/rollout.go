@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rotor-project/rotor/internal/gate"
+	"github.com/rotor-project/rotor/internal/rollout"
+)
+
+// RolloutOptions are the inputs of `rotor rollout`.
+type RolloutOptions struct {
+	Family     string
+	To         string
+	Strategy   string
+	Steps      string
+	Pause      time.Duration
+	Timeout    time.Duration
+	NoRollback bool
+	Yes        bool
+	DryRun     dryRunFlag
+	Scope      scopeFlags
+
+	steps   []int
+	streams IOStreams
+	f       *factory
+}
+
+// NewCmdRollout builds `rotor rollout FAMILY --to VERSION|latest`.
+func NewCmdRollout(f *factory, name string, streams IOStreams) *cobra.Command {
+	o := &RolloutOptions{streams: streams, f: f}
+	cmd := &cobra.Command{
+		Use:   "rollout FAMILY --to VERSION|latest [-n NS | -A] [-l SELECTOR] [--workload KIND/NAME] [--strategy rolling|bluegreen]",
+		Short: "Re-point every consumer of a Secret family to a version, gated by health, rolled back on failure",
+		Long: `Re-point every live consumer of any version of FAMILY in scope to VERSION: Deployments,
+StatefulSets and DaemonSets roll out by their own update strategy; CronJobs take the new
+version at their next run; ServiceAccount imagePullSecrets and Ingress TLS at once. A
+running Job keeps its version until it finishes. Only the reference fields change (a JSON
+patch per object, field manager "rotor"), and each object records the version it came
+from, so "rollback" knows where to go.
+
+The plan is printed first; --dry-run stops there; on a terminal rotor asks before applying
+unless --yes. Health is judged per kind and by the pods of the new version
+(CrashLoopBackOff, CreateContainerConfigError, image pull errors, restarts). On failure
+every consumer goes back to its previous version (unless --no-rollback) and the exit
+status is 1.
+
+--strategy bluegreen (Deployments only) creates a green copy of each Deployment on the new
+version with the same pod labels, and at each of --steps scales green to that share of the
+replicas and blue to the rest (a Service selecting the pod labels sends about that share of
+requests to green), waits healthy, pauses, then gates; at 100 the original Deployment is
+re-pointed and green is deleted. One rotation per family and namespace runs at a time.`,
+		Example: examples(name, `
+{{.}} rollout auth-api-secrets --to latest -n payments
+{{.}} rollout auth-api-secrets --to auth-api-secrets-20250723110000 --workload deployment/api --dry-run
+{{.}} rollout auth-api-secrets --to latest --strategy bluegreen --steps 10,50,100 --pause 5m --yes`),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeFamilies(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.To, "to", "", "The version to move to: a version name, or latest")
+	fl.StringVar(&o.Strategy, "strategy", "rolling", "rolling (each workload's own rolling update) or bluegreen (Deployments, in steps)")
+	fl.StringVar(&o.Steps, "steps", "10,50,100", "bluegreen: the share of replicas on the new version at each step, in percent")
+	fl.DurationVar(&o.Pause, "pause", time.Minute, "bluegreen: how long to watch each step once healthy")
+	fl.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long each step may take to become healthy")
+	fl.BoolVar(&o.NoRollback, "no-rollback", false, "On failure, leave consumers on the new version")
+	fl.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")
+	o.DryRun.add(cmd)
+	o.Scope.add(cmd)
+	_ = cmd.RegisterFlagCompletionFunc("strategy", cobra.FixedCompletions([]string{"rolling", "bluegreen"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Complete parses the flags.
+func (o *RolloutOptions) Complete(args []string) error {
+	o.Family = args[0]
+	if err := o.Scope.complete(o.f); err != nil {
+		return err
+	}
+	if o.Strategy == "bluegreen" {
+		for _, s := range strings.Split(o.Steps, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(s, "%")))
+			if err != nil {
+				return usageErrorf("invalid --steps %q: use percentages like 10,50,100", o.Steps)
+			}
+			o.steps = append(o.steps, n)
+		}
+	}
+	return nil
+}
+
+// Validate checks the flags.
+func (o *RolloutOptions) Validate() error {
+	if o.To == "" {
+		return usageErrorf("--to is required: a version name, or latest (list versions with: versions %s)", o.Family)
+	}
+	if err := o.DryRun.validate(); err != nil {
+		return err
+	}
+	switch o.Strategy {
+	case "rolling":
+	case "bluegreen":
+		if err := rollout.ValidateSteps(o.steps); err != nil {
+			return usageErrorf("%v", err)
+		}
+	default:
+		return usageErrorf("unknown --strategy %q: use rolling or bluegreen", o.Strategy)
+	}
+	if o.Timeout <= 0 {
+		return usageErrorf("--timeout must be positive")
+	}
+	return nil
+}
+
+// Run plans, shows the plan, asks, applies and reports.
+func (o *RolloutOptions) Run(ctx context.Context) error {
+	rot, err := newRotation(ctx, o.f, o.streams.ErrOut)
+	if err != nil {
+		return err
+	}
+	plan, err := rot.planner.Plan(ctx, rollout.Request{
+		Family: o.Family, Namespace: o.Scope.namespace, To: o.To,
+		Selector: o.Scope.selector, Workloads: o.Scope.workloads,
+	})
+	if err != nil {
+		return err
+	}
+	if err := printPlan(o.streams.Out, plan); err != nil {
+		return err
+	}
+	if o.DryRun.strategy != dryRunNone {
+		fmt.Fprintln(o.streams.ErrOut, "dry run: nothing was changed")
+		return nil
+	}
+	if len(plan.Active()) == 0 {
+		fmt.Fprintf(o.streams.Out, "nothing to do: every consumer in scope already names %s\n", plan.Items[0].To)
+		return nil
+	}
+	if !o.Yes && o.f.IsTerminal(o.streams.In) && !confirm(o.streams.In, o.streams.ErrOut, "Apply this rotation?") {
+		return errors.New("not applied: declined")
+	}
+	opts := rollout.Options{Timeout: o.Timeout, NoRollback: o.NoRollback, Gates: []gate.Gate{}}
+	var out *rollout.Outcome
+	switch o.Strategy {
+	case "bluegreen":
+		out, err = rot.runner.BlueGreen(ctx, plan, o.steps, o.Pause, opts)
+	default:
+		out, err = rot.runner.Rolling(ctx, plan, opts)
+	}
+	printOutcome(o.streams.Out, "rollout", out, err)
+	return err
+}

@@ -1,0 +1,224 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/rotor-project/rotor/internal/health"
+	"github.com/rotor-project/rotor/internal/identity"
+	"github.com/rotor-project/rotor/internal/lock"
+	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/internal/repoint"
+	"github.com/rotor-project/rotor/internal/rollout"
+	"github.com/rotor-project/rotor/internal/versions"
+)
+
+// scopeFlags are the flags that choose consumers: -A, -l, --workload.
+type scopeFlags struct {
+	AllNamespaces bool
+	Selector      string
+	Workloads     []string
+
+	namespace string
+	selector  labels.Selector
+	workloads []repoint.Target
+}
+
+func (s *scopeFlags) add(cmd *cobra.Command) {
+	cmd.Flags().BoolVarP(&s.AllNamespaces, "all-namespaces", "A", false, "Consumers in every namespace")
+	cmd.Flags().StringVarP(&s.Selector, "selector", "l", "", "Only consumers whose labels match this selector (e.g. app=web,tier!=batch)")
+	cmd.Flags().StringArrayVar(&s.Workloads, "workload", nil, "Only this consumer, as KIND/NAME (e.g. deployment/web); repeatable")
+}
+
+func (s *scopeFlags) complete(f *factory) error {
+	if !s.AllNamespaces {
+		ns, err := f.Namespace()
+		if err != nil {
+			return err
+		}
+		s.namespace = ns
+	}
+	sel, err := labels.Parse(s.Selector)
+	if err != nil {
+		return usageErrorf("invalid -l selector %q: %v", s.Selector, err)
+	}
+	s.selector = sel
+	for _, w := range s.Workloads {
+		kind, name, ok := strings.Cut(w, "/")
+		canonical := canonicalKind(kind)
+		if !ok || name == "" || canonical == "" {
+			return usageErrorf("invalid --workload %q: use KIND/NAME with KIND one of deployment, statefulset, daemonset, cronjob, job, serviceaccount, ingress, rollout", w)
+		}
+		s.workloads = append(s.workloads, repoint.Target{Kind: canonical, Name: name})
+	}
+	return nil
+}
+
+func canonicalKind(k string) string {
+	switch strings.ToLower(k) {
+	case "deployment", "deployments", "deploy":
+		return "Deployment"
+	case "statefulset", "statefulsets", "sts":
+		return "StatefulSet"
+	case "daemonset", "daemonsets", "ds":
+		return "DaemonSet"
+	case "cronjob", "cronjobs", "cj":
+		return "CronJob"
+	case "job", "jobs":
+		return "Job"
+	case "serviceaccount", "serviceaccounts", "sa":
+		return "ServiceAccount"
+	case "ingress", "ingresses", "ing":
+		return "Ingress"
+	case "rollout", "rollouts", "ro":
+		return "Rollout"
+	}
+	return ""
+}
+
+// rotation holds the engine pieces a rotation command needs.
+type rotation struct {
+	planner *rollout.Planner
+	runner  *rollout.Runner
+	status  *rollout.StatusReader
+}
+
+func newRotation(ctx context.Context, f *factory, progress io.Writer) (*rotation, error) {
+	client, err := f.Client()
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := f.Dynamic()
+	if err != nil {
+		return nil, err
+	}
+	meta, err := f.Metadata()
+	if err != nil {
+		return nil, err
+	}
+	finder, err := f.Finder()
+	if err != nil {
+		return nil, err
+	}
+	consumers := rollout.RefsFinder{Finder: finder}
+	rp := &repoint.Repointer{Dynamic: dyn}
+	lister := &versions.Lister{Client: client, Metadata: meta}
+	who := identity.Who(ctx, client, f.KubeconfigUser())
+	host, _ := os.Hostname()
+	start := f.Clock.Now()
+	r := &rotation{
+		planner: &rollout.Planner{Client: client, Dynamic: dyn, Finder: consumers, Repointer: rp,
+			Latest: func(ctx context.Context, ns, fam string) (string, error) {
+				infos, err := lister.List(ctx, ns, fam)
+				if err != nil {
+					return "", err
+				}
+				for _, i := range infos {
+					if i.State == versions.StateLatest {
+						return i.Name, nil
+					}
+				}
+				return "", nil
+			}},
+		runner: &rollout.Runner{
+			Client: client, Repointer: rp, Records: &record.Store{Client: client}, Clock: f.Clock, By: who,
+			Locker: &lock.Locker{Client: client, Clock: f.Clock, Holder: fmt.Sprintf("%s on %s (pid %d)", who, host, os.Getpid())},
+			Waiter: &health.Waiter{Client: client, Progress: func(w health.Workload, msg string) {
+				fmt.Fprintf(progress, "%s  %-32s %s\n", stamp(f.Clock.Since(start)), w, msg)
+			}},
+			Progress: func(e rollout.Event) {
+				obj := e.Object
+				if obj == "" {
+					obj = "rotation"
+				}
+				fmt.Fprintf(progress, "%s  %-32s %s\n", stamp(e.Time.Sub(start)), obj, e.Message)
+			},
+		},
+		status: &rollout.StatusReader{Client: client, Finder: consumers},
+	}
+	return r, nil
+}
+
+func stamp(d time.Duration) string {
+	return fmt.Sprintf("[%6.1fs]", d.Seconds())
+}
+
+// printPlan writes the plan as a table: consumer, field, from → to, and notes.
+func printPlan(w io.Writer, p *rollout.Plan) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tCONSUMER\tFIELD\tFROM\tTO\tNOTE")
+	for _, it := range p.Items {
+		c := it.Consumer
+		if len(it.Changes) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t%s\t%s\n", c.Namespace, c.Target, it.To, orDash(it.Note))
+			continue
+		}
+		for i, ch := range it.Changes {
+			note := ""
+			if i == 0 {
+				note = it.Note
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Namespace, c.Target, ch.Path, ch.From, ch.To, orDash(note))
+		}
+	}
+	return tw.Flush()
+}
+
+// confirm asks on a terminal; anything but y or yes declines.
+func confirm(in io.Reader, out io.Writer, question string) bool {
+	fmt.Fprintf(out, "%s [y/N]: ", question)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}
+
+// printOutcome writes the result of a run: what changed, what failed, what was rolled
+// back, and the timings.
+func printOutcome(w io.Writer, verb string, o *rollout.Outcome, runErr error) {
+	if o == nil {
+		return
+	}
+	changed := 0
+	for _, r := range o.Repointed {
+		if !r.Unchanged() {
+			changed++
+		}
+	}
+	if runErr == nil {
+		fmt.Fprintf(w, "%s succeeded: %d consumer(s) re-pointed in %s, healthy after %s\n", verb, changed,
+			o.RepointedIn.Round(time.Millisecond), o.HealthyIn.Round(time.Millisecond))
+		return
+	}
+	fmt.Fprintf(w, "%s FAILED", verb)
+	if o.Failure != nil {
+		fmt.Fprintf(w, ": %s", o.Failure.Error())
+		if v := o.Failure.Verdict; v != nil {
+			for _, m := range v.Measurements {
+				fmt.Fprintf(w, "\n  %s = %s (%s) %s", m.Name, m.Value, m.Phase, m.Detail)
+			}
+		}
+	}
+	fmt.Fprintln(w)
+	for _, r := range o.RolledBack {
+		fmt.Fprintf(w, "rolled back: %s → %s\n", r.Target, r.Changes[0].To)
+	}
+	for _, e := range o.RollbackErrors {
+		fmt.Fprintf(w, "NOT rolled back: %s\n", e)
+	}
+}

@@ -1,0 +1,241 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/internal/health"
+	"github.com/rotor-project/rotor/internal/secretref"
+)
+
+// VersionPods counts the pods of a consumer that run one version.
+type VersionPods struct {
+	Version string `json:"version"`
+	Ready   int    `json:"ready"`
+	Total   int    `json:"total"`
+}
+
+// ConsumerStatus is the mixed-state view of one consumer: the version its spec names,
+// and its pods grouped by the version they actually run.
+type ConsumerStatus struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Spec are the versions the spec names (one, normally).
+	Spec []string `json:"spec"`
+	// Pods are grouped by version, the spec's version first.
+	Pods    []VersionPods `json:"pods"`
+	Desired int32         `json:"desired"`
+	// Phase is the rollout state ("3 of 10 updated replicas", "complete").
+	Phase string `json:"phase"`
+	// Remaining counts pods still to restart onto the spec's version.
+	Remaining int `json:"remaining"`
+	// Done: every pod runs the spec's version and the rollout is complete.
+	Done bool `json:"done"`
+	// Note explains consumers without pods of their own (CronJob, ServiceAccount…).
+	Note string `json:"note,omitempty"`
+}
+
+// Status is every consumer of a family.
+type Status struct {
+	Family    string           `json:"family"`
+	Consumers []ConsumerStatus `json:"consumers"`
+	// Converged: every consumer is done, all on one version.
+	Converged bool `json:"converged"`
+}
+
+// StatusReader reads the mixed state of a family's consumers.
+type StatusReader struct {
+	Client kubernetes.Interface
+	Finder ConsumerFinder
+}
+
+// Read returns the state of every consumer of fam in namespace ("" for all).
+func (s *StatusReader) Read(ctx context.Context, namespace, fam string) (*Status, error) {
+	consumers, err := s.Finder.Consumers(ctx, namespace, fam)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{Family: fam, Consumers: []ConsumerStatus{}}
+	versions := map[string]bool{}
+	allDone := true
+	for _, c := range consumers {
+		cs, err := s.consumer(ctx, c, fam)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range cs.Spec {
+			versions[v] = true
+		}
+		allDone = allDone && cs.Done
+		st.Consumers = append(st.Consumers, cs)
+	}
+	sort.Slice(st.Consumers, func(i, j int) bool {
+		a, b := st.Consumers[i], st.Consumers[j]
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		return a.Name < b.Name
+	})
+	st.Converged = allDone && len(versions) <= 1
+	return st, nil
+}
+
+func (s *StatusReader) consumer(ctx context.Context, c Consumer, fam string) (ConsumerStatus, error) {
+	cs := ConsumerStatus{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name, Pods: []VersionPods{}}
+	specVersions := func(spec *corev1.PodSpec) {
+		seen := map[string]bool{}
+		secretref.PodSpec("spec", spec, func(r secretref.Ref) bool {
+			if _, ok := family.ParseIn(fam, r.Name); ok && !seen[r.Name] {
+				seen[r.Name] = true
+				cs.Spec = append(cs.Spec, r.Name)
+			}
+			return true
+		})
+	}
+	var selector *metav1.LabelSelector
+	var state health.State
+	var uid string
+	apps := s.Client.AppsV1()
+	switch c.Kind {
+	case "Deployment":
+		d, err := apps.Deployments(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
+		if err != nil {
+			return cs, err
+		}
+		specVersions(&d.Spec.Template.Spec)
+		selector, state, cs.Desired, uid = d.Spec.Selector, health.Deployment(d), ptr.Deref(d.Spec.Replicas, 1), string(d.UID)
+	case "StatefulSet":
+		d, err := apps.StatefulSets(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
+		if err != nil {
+			return cs, err
+		}
+		specVersions(&d.Spec.Template.Spec)
+		selector, state, cs.Desired, uid = d.Spec.Selector, health.StatefulSet(d), ptr.Deref(d.Spec.Replicas, 1), string(d.UID)
+	case "DaemonSet":
+		d, err := apps.DaemonSets(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
+		if err != nil {
+			return cs, err
+		}
+		specVersions(&d.Spec.Template.Spec)
+		selector, state, cs.Desired, uid = d.Spec.Selector, health.DaemonSet(d), d.Status.DesiredNumberScheduled, string(d.UID)
+	default:
+		return s.specOnly(ctx, c, fam, cs)
+	}
+	cs.Phase = state.Message
+	sel, err := metav1.LabelSelectorAsSelector(selector)
+	if err != nil {
+		return cs, err
+	}
+	pods, err := s.Client.CoreV1().Pods(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return cs, err
+	}
+	// A pod belongs to the consumer through its controller: the StatefulSet or
+	// DaemonSet itself, or one of the Deployment's ReplicaSets.
+	owners := map[string]bool{uid: true}
+	if c.Kind == "Deployment" {
+		rss, err := apps.ReplicaSets(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			return cs, err
+		}
+		for _, rs := range rss.Items {
+			if ref := metav1.GetControllerOf(&rs); ref != nil && string(ref.UID) == uid {
+				owners[string(rs.UID)] = true
+			}
+		}
+	}
+	counts := map[string]*VersionPods{}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		ref := metav1.GetControllerOf(p)
+		if p.DeletionTimestamp != nil || ref == nil || !owners[string(ref.UID)] {
+			continue
+		}
+		v := "(none)"
+		secretref.PodSpec("spec", &p.Spec, func(r secretref.Ref) bool {
+			if _, ok := family.ParseIn(fam, r.Name); ok {
+				v = r.Name
+				return false
+			}
+			return true
+		})
+		vp := counts[v]
+		if vp == nil {
+			vp = &VersionPods{Version: v}
+			counts[v] = vp
+		}
+		vp.Total++
+		if podReady(p) {
+			vp.Ready++
+		}
+	}
+	spec := ""
+	if len(cs.Spec) > 0 {
+		spec = cs.Spec[0]
+	}
+	if vp, ok := counts[spec]; ok {
+		cs.Pods = append(cs.Pods, *vp)
+		delete(counts, spec)
+	}
+	var rest []VersionPods
+	for _, vp := range counts {
+		rest = append(rest, *vp)
+		cs.Remaining += vp.Total
+	}
+	sort.Slice(rest, func(i, j int) bool { return rest[i].Version > rest[j].Version })
+	cs.Pods = append(cs.Pods, rest...)
+	cs.Done = state.Done && cs.Remaining == 0 && len(cs.Spec) <= 1
+	return cs, nil
+}
+
+// specOnly covers consumers that have no pods of their own to count.
+func (s *StatusReader) specOnly(ctx context.Context, c Consumer, fam string, cs ConsumerStatus) (ConsumerStatus, error) {
+	cs.Done = true
+	switch {
+	case c.Bare:
+		cs.Note, cs.Done = "a Pod without a controller: recreate it to change versions", false
+	case c.Running:
+		cs.Note = "a running Job: keeps its version until it finishes"
+	case c.Kind == "CronJob":
+		cs.Note = "takes its version at the next run"
+	default:
+		cs.Note = "takes its version at once"
+	}
+	if _, ok := readResources[c.Kind]; !ok || c.Bare {
+		return cs, nil
+	}
+	cs.Phase = "n/a"
+	return cs, nil
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// String renders a consumer's pods like "v2 7/10 ready · v1 3/10".
+func (cs ConsumerStatus) String() string {
+	out := ""
+	for i, vp := range cs.Pods {
+		if i > 0 {
+			out += " · "
+		}
+		out += fmt.Sprintf("%s %d/%d ready", vp.Version, vp.Ready, vp.Total)
+	}
+	return out
+}
