@@ -98,6 +98,7 @@ The old version stays, so rollback is a change of reference, not a hunt for back
 		NewCmdCreate(f, name, streams),
 		NewCmdVersions(f, name, streams),
 		NewCmdVersion(f, name, streams),
+		NewCmdCleanup(f, name, streams),
 		NewCmdRollout(f, name, streams),
 		NewCmdRollback(f, name, streams),
 		NewCmdStatus(f, name, streams),

@@ -1,0 +1,198 @@
+package cleanup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/rotor-project/rotor/internal/retention"
+)
+
+// ExecuteOptions say how to delete.
+type ExecuteOptions struct {
+	// DryRunServer sends every delete with dryRun=All: the API server checks and
+	// admits it without storing anything.
+	DryRunServer bool
+	// OnDeleted is called after each version is deleted (never in a dry run). Its
+	// error is noted on the item and ends the run with an error after the loop.
+	OnDeleted func(ctx context.Context, it *Item) error
+}
+
+// Execute deletes the versions the plan marks for deletion and sets their outcomes.
+// It returns an error when the caller may not delete them (before anything is
+// deleted), or when some deletes or hooks failed (after the rest are done).
+func (c *Cleaner) Execute(ctx context.Context, plan *Plan, opts ExecuteOptions) error {
+	idx := plan.ToDelete()
+	if len(idx) == 0 {
+		return nil
+	}
+	if err := c.checkPermissions(ctx, plan, idx); err != nil {
+		return err
+	}
+	// One more scan, after the user read the plan: references may have appeared.
+	res, err := c.scan(ctx, plan.Request, plan, idx)
+	if err != nil {
+		return err
+	}
+	d := decider{c: c, req: plan.Request, now: c.Clock.Now(), cronJobs: map[string]*cronJobInfo{}}
+	if d.records, err = c.records(ctx, plan.Request); err != nil {
+		return err
+	}
+	var failures []string
+	for _, i := range idx {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		it := &plan.Items[i]
+		if err := d.decide(ctx, it, res); err != nil {
+			return err
+		}
+		if it.Outcome != retention.Delete {
+			it.Notes = append(it.Notes, "a reason to keep it appeared after the plan was made (re-checked just before the delete); not deleted")
+			continue
+		}
+		if msg := c.deleteOne(ctx, it, opts); msg != "" {
+			failures = append(failures, it.Namespace+"/"+it.Name+": "+msg)
+		}
+	}
+	if len(failures) > 0 {
+		return fmt.Errorf("%d of %d deletions did not complete:\n  %s", len(failures), len(idx), strings.Join(failures, "\n  "))
+	}
+	return nil
+}
+
+// deleteOne re-reads the Secret, deletes it with preconditions, then its
+// ExternalSecret, then runs the hook. It returns a failure message, or "".
+func (c *Cleaner) deleteOne(ctx context.Context, it *Item, opts ExecuteOptions) string {
+	cur, err := c.Metadata.Resource(secretsGVR).Namespace(it.Namespace).Get(ctx, it.Name, metav1.GetOptions{})
+	switch {
+	case isNotFound(err):
+		it.Outcome = retention.KeptChanged
+		it.Notes = append(it.Notes, "the Secret is already gone")
+		return ""
+	case err != nil:
+		it.Outcome = retention.Failed
+		it.Notes = append(it.Notes, "cannot re-read the Secret: "+err.Error())
+		return it.Notes[len(it.Notes)-1]
+	case cur.UID != it.UID || cur.ResourceVersion != it.ResourceVersion:
+		it.Outcome = retention.KeptChanged
+		it.Notes = append(it.Notes, fmt.Sprintf("the Secret changed since the scan (resourceVersion %s, now %s); run cleanup again", it.ResourceVersion, cur.ResourceVersion))
+		return ""
+	}
+	del := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &it.UID, ResourceVersion: &it.ResourceVersion}}
+	if opts.DryRunServer {
+		del.DryRun = []string{metav1.DryRunAll}
+	}
+	err = c.Client.CoreV1().Secrets(it.Namespace).Delete(ctx, it.Name, del)
+	switch {
+	case apierrors.IsConflict(err) || isNotFound(err):
+		it.Outcome = retention.KeptChanged
+		it.Notes = append(it.Notes, "the Secret changed between the re-check and the delete: "+err.Error())
+		return ""
+	case err != nil:
+		it.Outcome = retention.Failed
+		it.Notes = append(it.Notes, "delete refused: "+err.Error())
+		return it.Notes[len(it.Notes)-1]
+	}
+	it.Outcome = retention.Deleted
+	var failed []string
+	if es := it.ExternalSecret; es != nil {
+		if err := c.deleteExternalSecret(ctx, it, opts); err != nil {
+			failed = append(failed, err.Error())
+			it.Notes = append(it.Notes, err.Error())
+		} else {
+			it.Notes = append(it.Notes, fmt.Sprintf("deleted ExternalSecret %s, which created it", es.Name))
+		}
+	}
+	if opts.OnDeleted != nil && !opts.DryRunServer {
+		if err := opts.OnDeleted(ctx, it); err != nil {
+			failed = append(failed, "--on-delete: "+err.Error())
+			it.Notes = append(it.Notes, "--on-delete failed: "+err.Error())
+		} else {
+			it.Notes = append(it.Notes, "--on-delete ran")
+		}
+	}
+	return strings.Join(failed, "; ")
+}
+
+func (c *Cleaner) deleteExternalSecret(ctx context.Context, it *Item, opts ExecuteOptions) error {
+	es := it.ExternalSecret
+	if c.Dynamic == nil {
+		return fmt.Errorf("cannot delete ExternalSecret %s: no dynamic client", es.Name)
+	}
+	gv, err := schema.ParseGroupVersion(es.APIVersion)
+	if err != nil {
+		return fmt.Errorf("ExternalSecret %s has an unreadable apiVersion %q: %w", es.Name, es.APIVersion, err)
+	}
+	del := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &es.UID}}
+	if opts.DryRunServer {
+		del.DryRun = []string{metav1.DryRunAll}
+	}
+	err = c.Dynamic.Resource(gv.WithResource("externalsecrets")).Namespace(it.Namespace).Delete(ctx, es.Name, del)
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("deleted the Secret, but not ExternalSecret %s, which created it (delete it by hand, or it may re-create the Secret): %w", es.Name, err)
+	}
+	return nil
+}
+
+// checkPermissions asks the API server whether the caller may read and delete every
+// Secret (and ExternalSecret) planned for deletion, so a missing permission stops the
+// run before the first delete rather than half way.
+func (c *Cleaner) checkPermissions(ctx context.Context, plan *Plan, idx []int) error {
+	type check struct{ ns, verb, group, resource string }
+	needed := map[check][]string{}
+	for _, i := range idx {
+		it := plan.Items[i]
+		for _, verb := range []string{"get", "delete"} {
+			k := check{it.Namespace, verb, "", "secrets"}
+			needed[k] = append(needed[k], it.Name)
+		}
+		if es := it.ExternalSecret; es != nil {
+			gv, _ := schema.ParseGroupVersion(es.APIVersion)
+			k := check{it.Namespace, "delete", gv.Group, "externalsecrets"}
+			needed[k] = append(needed[k], it.Name)
+		}
+	}
+	var denied []string
+	for k, names := range needed {
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: k.ns, Verb: k.verb, Group: k.group, Resource: k.resource},
+		}}
+		got, err := c.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("cannot check your permissions before deleting (nothing was deleted): %w", err)
+		}
+		if !got.Status.Allowed {
+			what := k.resource
+			if k.group != "" {
+				what += "." + k.group
+			}
+			denied = append(denied, fmt.Sprintf("%s %s in namespace %q (needed for %s)", k.verb, what, k.ns, strings.Join(names, ", ")))
+		}
+	}
+	if len(denied) > 0 {
+		sort.Strings(denied)
+		return &PermissionError{Denied: denied}
+	}
+	return nil
+}
+
+// PermissionError says which permissions a cleanup lacks; nothing was deleted.
+type PermissionError struct{ Denied []string }
+
+func (e *PermissionError) Error() string {
+	return "you may not " + strings.Join(e.Denied, "; ") + ". Nothing was deleted. Ask a cluster admin for these verbs (a Role and RoleBinding), or run with --dry-run to see the plan"
+}
+
+// IsPermissionError reports whether err is a PermissionError.
+func IsPermissionError(err error) bool {
+	var pe *PermissionError
+	return errors.As(err, &pe)
+}

@@ -1,0 +1,313 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/rotor-project/rotor/internal/cleanup"
+	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/internal/retention"
+)
+
+// CleanupOptions are the inputs of `rotor cleanup`.
+type CleanupOptions struct {
+	Family            string
+	AllNamespaces     bool
+	Retain            string
+	Keep              int
+	Paths             []string
+	AllowBreakingUndo bool
+	Yes               bool
+	OnDelete          string
+	Output            string
+	DryRun            dryRunFlag
+
+	namespace string
+	policy    retention.Policy
+	streams   IOStreams
+	f         *factory
+}
+
+// NewCmdCleanup builds `rotor cleanup FAMILY`.
+func NewCmdCleanup(f *factory, name string, streams IOStreams) *cobra.Command {
+	o := &CleanupOptions{streams: streams, f: f}
+	cmd := &cobra.Command{
+		Use:   "cleanup FAMILY [-n NAMESPACE | -A] [--retain 14d] [--keep 2] [--path DIR] [--dry-run] [--yes] [-o table|json]",
+		Short: "Delete old versions of a Secret family that nothing references any more",
+		Long: `Delete old versions of a Secret family, only after their retention period and only
+when a search of every kind (and of --path manifest directories) proves nothing needs them.
+
+A version is a candidate when it is not one of the --keep newest in its namespace and its
+retention clock started at least --retain ago. The clock starts when a finished rotation
+moved consumers away from it (rotor's rotation records), or else when it was created; the
+report says which. One reference scan covers every candidate. Each version's outcome:
+
+  deleted                   nothing references it
+  kept: referenced          a workload, pod or other object names it now
+  kept: rollback target     only old ReplicaSets/ControllerRevisions name it; "rollout undo"
+                            to them would break (--allow-breaking-undo deletes anyway)
+  kept: CronJob retention   a CronJob ran with it and was re-pointed less than two full
+                            schedule intervals (or --retain, if longer) ago
+  kept: in manifests        a file under --path names it (file and line)
+
+Just before deleting, rotor checks your permissions for every version (nothing is deleted
+when one is missing), searches once more, and deletes each Secret with preconditions on its
+UID and resourceVersion. An ExternalSecret that created a version is deleted with it.
+--on-delete runs a shell command after each delete with ROTOR_FAMILY, ROTOR_VERSION,
+ROTOR_VERSION_TIMESTAMP and ROTOR_NAMESPACE set (never a value), e.g. to delete the remote
+copy in your secret store.
+
+On a terminal the plan is shown and you are asked to confirm; without one, pass --yes, or
+--dry-run to only print what would happen. The unversioned Secret named FAMILY and Secrets
+that are not versions of FAMILY are never touched.`,
+		Example: examples(name, `
+# See what would be deleted and why the rest is kept
+{{.}} cleanup auth-api-secrets -n payments --dry-run
+
+# Every namespace, also searching a GitOps repository, without a prompt
+{{.}} cleanup auth-api-secrets -A --path ./gitops --yes
+
+# Keep four weeks and the newest three; delete the remote copy too
+{{.}} cleanup auth-api-secrets --retain 4w --keep 3 --yes --on-delete 'vault kv metadata delete "secret/$ROTOR_FAMILY/$ROTOR_VERSION"'`),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeFamilies(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Clean the family in every namespace")
+	fl.StringVar(&o.Retain, "retain", "14d", "Keep each version this long after it was replaced (or created): e.g. 14d, 2w, 336h")
+	fl.IntVar(&o.Keep, "keep", 2, "Always keep this many of the newest versions in each namespace")
+	fl.StringArrayVar(&o.Paths, "path", nil, "Also search manifests in this file or directory, e.g. a GitOps repository (recursive; repeatable)")
+	fl.BoolVar(&o.AllowBreakingUndo, "allow-breaking-undo", false, "Delete versions that only old ReplicaSets/ControllerRevisions name, breaking `rollout undo` to those revisions")
+	fl.BoolVarP(&o.Yes, "yes", "y", false, "Delete without asking (required without a terminal, unless --dry-run)")
+	fl.StringVar(&o.OnDelete, "on-delete", "", "Shell command run after each deleted version, with ROTOR_FAMILY, ROTOR_VERSION, ROTOR_VERSION_TIMESTAMP and ROTOR_NAMESPACE set")
+	fl.StringVarP(&o.Output, "output", "o", "table", "Output format: table or json")
+	o.DryRun.add(cmd)
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// Complete resolves the namespace.
+func (o *CleanupOptions) Complete(args []string) error {
+	o.Family = args[0]
+	if o.AllNamespaces {
+		return nil
+	}
+	var err error
+	o.namespace, err = o.f.Namespace()
+	return err
+}
+
+// Validate checks everything that can be checked without the cluster, including that
+// a deleting run can be confirmed.
+func (o *CleanupOptions) Validate() error {
+	if err := family.ValidateFamily(o.Family); err != nil {
+		return err
+	}
+	if err := o.DryRun.validate(); err != nil {
+		return err
+	}
+	switch o.Output {
+	case "table", "json":
+	default:
+		return usageErrorf("unknown output format %q: use table or json", o.Output)
+	}
+	retain, err := retention.ParseDuration(o.Retain)
+	if err != nil {
+		return usageErrorf("--retain: %v", err)
+	}
+	if o.Keep < 0 {
+		return usageErrorf("--keep is %d: give 0 or more newest versions to always keep (default 2)", o.Keep)
+	}
+	for _, p := range o.Paths {
+		if p == "" {
+			return usageErrorf("--path is empty: give a file or directory of manifests")
+		}
+		if _, err := os.Stat(p); err != nil {
+			return usageErrorf("--path %s: %v (give an existing file or directory of manifests)", p, err)
+		}
+	}
+	if o.DryRun.strategy == dryRunNone && !o.Yes && !o.f.IsTerminal(o.streams.In) {
+		return usageErrorf("cleanup deletes Secrets and there is no terminal to confirm on: pass --yes to delete, or --dry-run to only see the plan")
+	}
+	o.policy = retention.Policy{Retain: retain, Keep: o.Keep, AllowBreakingUndo: o.AllowBreakingUndo}
+	return nil
+}
+
+// Run plans, confirms, deletes and reports.
+func (o *CleanupOptions) Run(ctx context.Context) error {
+	cleaner, err := o.cleaner()
+	if err != nil {
+		return err
+	}
+	req := cleanup.Request{Family: o.Family, Namespace: o.namespace, Policy: o.policy, Paths: o.Paths}
+	plan, err := cleaner.Plan(ctx, req)
+	if err != nil {
+		return err
+	}
+	toDelete := len(plan.ToDelete())
+	fmt.Fprintf(o.streams.ErrOut, "%d version(s) of %q in %s; %d candidate(s) checked with %d reference scan(s); %d to delete.\n",
+		len(plan.Items), o.Family, o.where(), cleanupCandidates(plan), plan.Scans, toDelete)
+	incomplete := cleanupIncompleteError(plan)
+	if o.DryRun.strategy == dryRunClient || toDelete == 0 {
+		if err := o.print(plan); err != nil {
+			return err
+		}
+		if o.DryRun.strategy == dryRunClient {
+			fmt.Fprintln(o.streams.ErrOut, "dry run (client): nothing was deleted")
+		}
+		return incomplete
+	}
+	if !o.Yes && o.DryRun.strategy == dryRunNone {
+		if err := printCleanupTable(o.streams.ErrOut, plan, o.AllNamespaces, dryRunNone, "PLAN"); err != nil {
+			return err
+		}
+		ok, err := o.confirm(toDelete)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintln(o.streams.ErrOut, "Nothing was deleted.")
+			return nil
+		}
+	}
+	execErr := cleaner.Execute(ctx, plan, cleanup.ExecuteOptions{
+		DryRunServer: o.DryRun.strategy == dryRunServer,
+		OnDeleted:    o.hook(),
+	})
+	if cleanup.IsPermissionError(execErr) {
+		return execErr
+	}
+	if err := o.print(plan); err != nil {
+		return err
+	}
+	if o.DryRun.strategy == dryRunServer {
+		fmt.Fprintln(o.streams.ErrOut, "dry run (server): the API server admitted the deletes; nothing was deleted")
+	}
+	if execErr != nil {
+		return execErr
+	}
+	return incomplete
+}
+
+func (o *CleanupOptions) cleaner() (*cleanup.Cleaner, error) {
+	finder, err := (&RefsOptions{f: o.f}).finder()
+	if err != nil {
+		return nil, err
+	}
+	client, err := o.f.Client()
+	if err != nil {
+		return nil, err
+	}
+	meta, err := o.f.Metadata()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := o.f.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &cleanup.Cleaner{Client: client, Metadata: meta, Dynamic: dyn, Finder: finder, Clock: o.f.Clock}, nil
+}
+
+func (o *CleanupOptions) where() string {
+	if o.AllNamespaces {
+		return "every namespace"
+	}
+	return fmt.Sprintf("namespace %q", o.namespace)
+}
+
+// confirm asks y/N on the terminal; anything but y or yes is no.
+func (o *CleanupOptions) confirm(n int) (bool, error) {
+	fmt.Fprintf(o.streams.ErrOut, "Delete %d version(s)? A reference check runs again just before each delete. [y/N]: ", n)
+	line, err := bufio.NewReader(o.streams.In).ReadString('\n')
+	if err != nil && line == "" {
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		return false, err
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+// hook returns the --on-delete runner: a shell command per deleted version whose
+// output goes to stderr (stdout carries the report). The environment names the
+// version; no value is ever passed.
+func (o *CleanupOptions) hook() func(context.Context, *cleanup.Item) error {
+	if o.OnDelete == "" {
+		return nil
+	}
+	return func(ctx context.Context, it *cleanup.Item) error {
+		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", o.OnDelete)
+		cmd.Env = append(os.Environ(),
+			"ROTOR_FAMILY="+it.Version.Family,
+			"ROTOR_VERSION="+it.Name,
+			"ROTOR_VERSION_TIMESTAMP="+it.Version.Timestamp(),
+			"ROTOR_NAMESPACE="+it.Namespace,
+		)
+		cmd.Stdout, cmd.Stderr = o.streams.ErrOut, o.streams.ErrOut
+		cmd.WaitDelay = 5 * time.Second
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%q for %s/%s: %w", o.OnDelete, it.Namespace, it.Name, err)
+		}
+		return nil
+	}
+}
+
+func (o *CleanupOptions) print(plan *cleanup.Plan) error {
+	if o.Output == "json" {
+		return writeCleanupJSON(o.streams.Out, newCleanupReport(plan, o.DryRun.strategy))
+	}
+	return printCleanupTable(o.streams.Out, plan, o.AllNamespaces, o.DryRun.strategy, "DETAILS")
+}
+
+func cleanupCandidates(plan *cleanup.Plan) int {
+	n := 0
+	for _, it := range plan.Items {
+		if it.Outcome != retention.KeptNewest && it.Outcome != retention.KeptRetention {
+			n++
+		}
+	}
+	return n
+}
+
+// cleanupIncompleteError is the error a run ends with when the scan could not check
+// everything: the kept versions are listed, and the reason is named.
+func cleanupIncompleteError(plan *cleanup.Plan) error {
+	for _, it := range plan.Items {
+		if it.Outcome == retention.KeptUnverified {
+			var parts []string
+			for _, nc := range plan.NotChecked {
+				parts = append(parts, notCheckedWhat(nc)+" ("+nc.Reason+")")
+			}
+			return fmt.Errorf("the reference search was incomplete, so no candidate was deleted: not checked: %s", strings.Join(parts, "; "))
+		}
+	}
+	return nil
+}

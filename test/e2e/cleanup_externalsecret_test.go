@@ -1,0 +1,123 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rotor-project/rotor/test/clusterenv"
+)
+
+var (
+	cleanupCRDGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	cleanupESGVR  = schema.GroupVersionResource{Group: "external-secrets.io", Version: "v1", Resource: "externalsecrets"}
+)
+
+// externalSecretCRD is the ExternalSecret kind with an open schema: enough for the API
+// server to serve the objects ESO would read. The operator itself is not run; the test
+// creates the target Secret with the ownerReference ESO gives it.
+const externalSecretCRD = `
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: externalsecrets.external-secrets.io
+spec:
+  group: external-secrets.io
+  scope: Namespaced
+  names: {plural: externalsecrets, singular: externalsecret, kind: ExternalSecret, listKind: ExternalSecretList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+`
+
+func installExternalSecretCRD(t *testing.T) dynamic.Interface {
+	t.Helper()
+	cfg := clusterenv.RESTConfig(t)
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obj map[string]any
+	if err := yaml.Unmarshal([]byte(externalSecretCRD), &obj); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := dyn.Resource(cleanupCRDGVR).Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		l, err := disc.ServerResourcesForGroupVersion("external-secrets.io/v1")
+		return err == nil && len(l.APIResources) > 0, nil
+	}); err != nil {
+		t.Fatalf("ExternalSecret CRD not served: %v", err)
+	}
+	return dyn
+}
+
+// TestCleanupDeletesTheExternalSecretThatCreatedAVersion: the ExternalSecret that
+// created a version is not a reference that keeps it; it is deleted with it. An
+// ExternalSecret that targets a version it does not own keeps that version.
+func TestCleanupDeletesTheExternalSecretThatCreatedAVersion(t *testing.T) {
+	dyn := installExternalSecretCRD(t)
+	w := newCleanupWorld(t)
+	ctx := context.Background()
+	mkES := func(name, target string) *unstructured.Unstructured {
+		es := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+			"metadata": map[string]any{"name": name},
+			"spec": map[string]any{
+				"refreshInterval": "0s",
+				"target":          map[string]any{"name": target, "creationPolicy": "Owner", "immutable": true},
+				"data":            []any{map[string]any{"secretKey": "token", "remoteRef": map[string]any{"key": "app", "version": name}}},
+			},
+		}}
+		got, err := dyn.Resource(cleanupESGVR).Namespace(w.ns).Create(ctx, es, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	owned := mkES(w.v(1), w.v(1))
+	w.secret(t, w.v(1), metav1.OwnerReference{APIVersion: "external-secrets.io/v1", Kind: "ExternalSecret", Name: owned.GetName(), UID: owned.GetUID(), Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)})
+	w.secret(t, w.v(2))
+	mkES("foreign", w.v(2)) // targets v2 without owning it: it would write it again
+	w.versions2(t, 3, 4)
+
+	_, by, r := cleanupJSON(t, w, "--yes")
+	if r.Code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if it := by[w.v(1)]; it.Outcome != "deleted" || it.ExternalSecret == nil || it.ExternalSecret.Name != w.v(1) || !strings.Contains(strings.Join(it.Notes, " "), "deleted ExternalSecret") {
+		t.Fatalf("owned version: %+v", it)
+	}
+	if it := by[w.v(2)]; it.Outcome != "kept: referenced" || !hasRef(it, "ExternalSecret", "foreign") {
+		t.Fatalf("version targeted by a foreign ExternalSecret: %+v", it)
+	}
+	if _, err := dyn.Resource(cleanupESGVR).Namespace(w.ns).Get(ctx, w.v(1), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the ExternalSecret that created the version still exists: %v", err)
+	}
+	if _, err := dyn.Resource(cleanupESGVR).Namespace(w.ns).Get(ctx, "foreign", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the foreign ExternalSecret was touched: %v", err)
+	}
+	if left := secretNames(t, w.ns); left[w.v(1)] || !left[w.v(2)] {
+		t.Fatalf("secrets left: %v", left)
+	}
+}
