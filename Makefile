@@ -42,17 +42,25 @@ cluster-down: $(LOCALCLUSTER) ## Stop the cluster `make cluster` started
 demo: build $(LOCALCLUSTER) ## Play the rotation story on a throw-away local cluster
 	hack/demo.sh
 
+.PHONY: test-deps
+test-deps: ## Install what the tests need beyond Go: a real Prometheus (Debian package) for the metric-analysis tests
+	@if ! command -v prometheus >/dev/null 2>&1; then \
+		echo "installing prometheus (Debian package; tests start their own instance, never on port 9090)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends prometheus; \
+	fi
+
 .PHONY: test
-test: lint fuzz ## All checks and tests: gofmt, vet, golangci-lint, fuzz, unit and e2e
+test: test-deps lint fuzz ## All checks and tests: gofmt, vet, golangci-lint, fuzz, unit and e2e
 	cd hack/localcluster && $(GO) test -count=1 -timeout 10m ./...
 	hack/with-cluster.sh $(GO) test -count=1 -timeout 30m ./...
 
 .PHONY: unit
-unit: ## Tests that need no cluster
+unit: test-deps ## Tests that need no cluster (the analysis tests start a real Prometheus)
 	$(GO) test -count=1 ./internal/... ./cmd/...
 
 .PHONY: e2e
-e2e: $(LOCALCLUSTER) ## Behaviour tests on a local control plane
+e2e: test-deps $(LOCALCLUSTER) ## Behaviour tests on a local control plane
 	hack/with-cluster.sh $(GO) test -count=1 -timeout 30m ./test/...
 
 .PHONY: fuzz

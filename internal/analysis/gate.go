@@ -286,7 +286,9 @@ func (g *Gate) runMetric(ctx context.Context, mr *metricRun, namespace string, w
 		}
 		next = next.Add(s.interval)
 		if now := g.opts.Clock.Now(); next.Before(now) {
-			next = now
+			// Behind (a resumed window, or a slow provider): missed measurements are
+			// not made up; the next one is an interval from now.
+			next = now.Add(s.interval)
 		}
 		if (s.count == 0 && w.End.IsZero()) || (!w.End.IsZero() && next.After(w.End)) {
 			res.Phase, res.Message = gate.Successful, "window ended"
