@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rotor-project/rotor/internal/lock"
 	"github.com/rotor-project/rotor/internal/rollout"
 )
 
@@ -16,9 +17,11 @@ type RollbackOptions struct {
 	Family  string
 	To      string
 	Timeout time.Duration
-	Yes     bool
-	DryRun  dryRunFlag
-	Scope   scopeFlags
+	// LeaseDuration is how long the family's lock outlives a run that died.
+	LeaseDuration time.Duration
+	Yes           bool
+	DryRun        dryRunFlag
+	Scope         scopeFlags
 
 	streams IOStreams
 	f       *factory
@@ -57,6 +60,7 @@ time until all were healthy. A second rollback goes forward again.`,
 	cmd.Flags().StringVar(&o.To, "to", "", "Roll every consumer back to this version instead of its recorded previous one")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long the consumers may take to become healthy")
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")
+	cmd.Flags().DurationVar(&o.LeaseDuration, "lease-duration", lock.DefaultDuration, "How long the family's lock (a Lease, renewed while rotor runs) outlives a run that was killed")
 	o.DryRun.add(cmd)
 	o.Scope.add(cmd)
 	return cmd
@@ -64,7 +68,7 @@ time until all were healthy. A second rollback goes forward again.`,
 
 // Run plans, shows, asks, re-points and reports.
 func (o *RollbackOptions) Run(ctx context.Context) error {
-	rot, err := newRotation(ctx, o.f, o.streams.ErrOut)
+	rot, err := newRotation(ctx, o.f, o.streams.ErrOut, o.LeaseDuration)
 	if err != nil {
 		return err
 	}

@@ -11,21 +11,24 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rotor-project/rotor/internal/gate"
+	"github.com/rotor-project/rotor/internal/lock"
 	"github.com/rotor-project/rotor/internal/rollout"
 )
 
 // RolloutOptions are the inputs of `rotor rollout`.
 type RolloutOptions struct {
-	Family     string
-	To         string
-	Strategy   string
-	Steps      string
-	Pause      time.Duration
-	Timeout    time.Duration
-	NoRollback bool
-	Yes        bool
-	DryRun     dryRunFlag
-	Scope      scopeFlags
+	Family   string
+	To       string
+	Strategy string
+	Steps    string
+	Pause    time.Duration
+	Timeout  time.Duration
+	// LeaseDuration is how long the family's lock outlives a run that died.
+	LeaseDuration time.Duration
+	NoRollback    bool
+	Yes           bool
+	DryRun        dryRunFlag
+	Scope         scopeFlags
 
 	steps   []int
 	streams IOStreams
@@ -80,6 +83,7 @@ re-pointed and green is deleted. One rotation per family and namespace runs at a
 	fl.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long each step may take to become healthy")
 	fl.BoolVar(&o.NoRollback, "no-rollback", false, "On failure, leave consumers on the new version")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")
+	cmd.Flags().DurationVar(&o.LeaseDuration, "lease-duration", lock.DefaultDuration, "How long the family's lock (a Lease, renewed while rotor runs) outlives a run that was killed")
 	o.DryRun.add(cmd)
 	o.Scope.add(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("strategy", cobra.FixedCompletions([]string{"rolling", "bluegreen"}, cobra.ShellCompDirectiveNoFileComp))
@@ -129,7 +133,7 @@ func (o *RolloutOptions) Validate() error {
 
 // Run plans, shows the plan, asks, applies and reports.
 func (o *RolloutOptions) Run(ctx context.Context) error {
-	rot, err := newRotation(ctx, o.f, o.streams.ErrOut)
+	rot, err := newRotation(ctx, o.f, o.streams.ErrOut, o.LeaseDuration)
 	if err != nil {
 		return err
 	}

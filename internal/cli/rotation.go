@@ -93,7 +93,7 @@ type rotation struct {
 	status  *rollout.StatusReader
 }
 
-func newRotation(ctx context.Context, f *factory, progress io.Writer) (*rotation, error) {
+func newRotation(ctx context.Context, f *factory, progress io.Writer, leaseDuration time.Duration) (*rotation, error) {
 	client, err := f.Client()
 	if err != nil {
 		return nil, err
@@ -132,7 +132,8 @@ func newRotation(ctx context.Context, f *factory, progress io.Writer) (*rotation
 			}},
 		runner: &rollout.Runner{
 			Client: client, Repointer: rp, Records: &record.Store{Client: client}, Clock: f.Clock, By: who,
-			Locker: &lock.Locker{Client: client, Clock: f.Clock, Holder: fmt.Sprintf("%s on %s (pid %d)", who, host, os.Getpid())},
+			Locker: &lock.Locker{Client: client, Clock: f.Clock, Duration: leaseDuration,
+				Holder: fmt.Sprintf("%s on %s (pid %d)", who, host, os.Getpid())},
 			Waiter: &health.Waiter{Client: client, Progress: func(w health.Workload, msg string) {
 				fmt.Fprintf(progress, "%s  %-32s %s\n", stamp(f.Clock.Since(start)), w, msg)
 			}},

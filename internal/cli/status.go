@@ -68,7 +68,7 @@ line per change otherwise, and ends when every consumer runs one version.`,
 
 // Run reads the status once, or until converged with --watch.
 func (o *StatusOptions) Run(ctx context.Context) error {
-	rot, err := newRotation(ctx, o.f, io.Discard)
+	rot, err := newRotation(ctx, o.f, io.Discard, 0)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/test/clusterenv"
+)
+
+// twoVersions creates versions v1 (at t0) and v2 (a day later) of fam in ns, each with
+// the given keys, and returns their names.
+func twoVersions(t *testing.T, ns, fam string, keys ...string) (string, string) {
+	t.Helper()
+	if len(keys) == 0 {
+		keys = []string{"token"}
+	}
+	clk := newClock(t0)
+	var names []string
+	for i := 0; i < 2; i++ {
+		args := []string{"create", fam, "-n", ns}
+		for _, k := range keys {
+			args = append(args, "--from-literal", k+"=value")
+		}
+		r := run(t, clk, "", args...)
+		if r.Code != 0 {
+			t.Fatalf("create: %+v", r)
+		}
+		names = append(names, strings.TrimSpace(r.Stdout))
+		clk.Step(24 * time.Hour)
+	}
+	return names[0], names[1]
+}
+
+// createDeployment creates d in ns and waits until it is available.
+func createDeployment(t *testing.T, ns string, d *appsv1.Deployment) {
+	t.Helper()
+	c := clusterenv.Client(t)
+	if _, err := c.AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, c, ns, d.Name)
+}
+
+func waitAvailable(t *testing.T, c kubernetes.Interface, ns, name string) {
+	t.Helper()
+	eventually(t, 60*time.Second, "deployment "+name+" available", func() bool {
+		d, err := c.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+		return err == nil && d.Status.ObservedGeneration >= d.Generation && d.Status.AvailableReplicas == *d.Spec.Replicas &&
+			d.Status.UpdatedReplicas == *d.Spec.Replicas && d.Status.Replicas == *d.Spec.Replicas
+	})
+}
+
+// eventually polls cond until it holds (test-side observation only).
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		return cond(), nil
+	})
+	if err != nil {
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// templateSecrets are the version names a Deployment's pod template names.
+func templateSecrets(t *testing.T, ns, name string) []string {
+	t.Helper()
+	d, err := clusterenv.Client(t).AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range d.Spec.Template.Spec.Containers {
+		for _, ef := range c.EnvFrom {
+			if ef.SecretRef != nil {
+				out = append(out, ef.SecretRef.Name)
+			}
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				out = append(out, e.ValueFrom.SecretKeyRef.Name)
+			}
+		}
+	}
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.Secret != nil {
+			out = append(out, v.Secret.SecretName)
+		}
+	}
+	return out
+}
+
+// podsByVersion counts the live pods of ns by the version of fam they name.
+func podsByVersion(t *testing.T, ns, fam string) map[string]int {
+	t.Helper()
+	pods, err := clusterenv.Client(t).CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		for _, c := range p.Spec.Containers {
+			for _, ef := range c.EnvFrom {
+				if ef.SecretRef != nil {
+					if _, ok := family.ParseIn(fam, ef.SecretRef.Name); ok {
+						out[ef.SecretRef.Name]++
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// keyRefDeployment names one key of the Secret through env.valueFrom.secretKeyRef.
+func keyRefDeployment(name, secret, key string) *appsv1.Deployment {
+	d := deployment(name, secret, 1)
+	d.Spec.Template.Spec.Containers[0].EnvFrom = nil
+	d.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{
+		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key}}}}
+	return d
+}
