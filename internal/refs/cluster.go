@@ -180,7 +180,7 @@ func (s *scan) record(meta metav1.Object, info objectInfo, refs []secretref.Ref,
 	s.owners.note(self, owner, hasOwner, info)
 	for _, r := range refs {
 		s.found = append(s.found, pending{ref: Reference{
-			Object: self, Path: r.Path, Secret: r.Name, Style: r.Style, Optional: r.Optional,
+			Object: self, Path: r.Path, Pointer: r.Pointer, Secret: r.Name, Style: r.Style, Optional: r.Optional,
 			Keys: r.Keys, Container: r.Container, Role: info.role, Revision: info.revisionString(),
 		}, info: info, owner: owner, hasOwner: hasOwner})
 	}

@@ -89,7 +89,7 @@ func manifestObject(path string, obj secretref.Node, namespace string, m matcher
 	secretref.Tree(kind, obj, func(r secretref.Ref) bool {
 		if m.match(r.Name) {
 			res.References = append(res.References, Reference{
-				Object: self, Path: r.Path, Secret: r.Name, Style: r.Style, Optional: r.Optional,
+				Object: self, Path: r.Path, Pointer: r.Pointer, Secret: r.Name, Style: r.Style, Optional: r.Optional,
 				Keys: r.Keys, Container: r.Container, Role: RoleLive, File: path, Line: r.Line,
 			})
 		}

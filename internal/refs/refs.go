@@ -87,6 +87,8 @@ type Reference struct {
 	// Path is the exact field path, e.g.
 	// spec.template.spec.containers[name=app].envFrom[0].secretRef.
 	Path string
+	// Pointer is the JSON pointer (RFC 6901) of the name's field, for a patch.
+	Pointer string
 	// Secret is the Secret named there.
 	Secret    string
 	Style     secretref.Style
@@ -132,8 +134,8 @@ type NotChecked struct {
 
 // Result is what Find found.
 type Result struct {
-	// References are ordered by role (live, rollback-target, finished), then Secret,
-	// namespace, kind, name and path; manifest references after cluster ones, by file
+	// References are ordered by role (live, rollback-target, finished), then namespace,
+	// kind, name, path and Secret; manifest references after cluster ones, by file
 	// and line.
 	References []Reference
 	NotChecked []NotChecked
@@ -244,8 +246,8 @@ func sortResult(res *Result) {
 		if roleOrder[a.Role] != roleOrder[b.Role] {
 			return roleOrder[a.Role] < roleOrder[b.Role]
 		}
-		for _, c := range [][2]string{{a.Secret, b.Secret}, {a.Object.Namespace, b.Object.Namespace},
-			{a.Object.Kind, b.Object.Kind}, {a.Object.Name, b.Object.Name}, {a.Path, b.Path}} {
+		for _, c := range [][2]string{{a.Object.Namespace, b.Object.Namespace}, {a.Object.Kind, b.Object.Kind},
+			{a.Object.Name, b.Object.Name}, {a.Path, b.Path}, {a.Secret, b.Secret}} {
 			if c[0] != c[1] {
 				return c[0] < c[1]
 			}

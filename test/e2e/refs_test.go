@@ -1,0 +1,298 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+
+	"github.com/rotor-project/rotor/internal/refs"
+	"github.com/rotor-project/rotor/test/clusterenv"
+)
+
+// refsFinder is the engine as the command builds it: protobuf for typed clients.
+func refsFinder(t *testing.T) *refs.Finder {
+	t.Helper()
+	cfg := clusterenv.RESTConfig(t)
+	proto := rest.CopyConfig(cfg)
+	proto.ContentType = "application/vnd.kubernetes.protobuf"
+	proto.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	client, err := kubernetes.NewForConfig(proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := metadata.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &refs.Finder{Client: client, Dynamic: dyn, Discovery: disc, Metadata: meta, PageSize: 3}
+}
+
+// describeRefs is one line per reference; generated names (ReplicaSets, Pods,
+// ControllerRevisions) are shortened to their top owner's name and "-*".
+func describeRefs(rs []refs.Reference) []string {
+	out := make([]string, 0, len(rs))
+	for _, r := range rs {
+		top := ""
+		if len(r.Owners) > 0 {
+			top = r.Owners[len(r.Owners)-1].Name
+		}
+		short := func(name string) string {
+			if top != "" && strings.HasPrefix(name, top+"-") {
+				return top + "-*"
+			}
+			return name
+		}
+		owners := make([]string, 0, len(r.Owners))
+		for _, o := range r.Owners {
+			owners = append(owners, o.Kind+"/"+short(o.Name))
+		}
+		where := ""
+		if r.File != "" {
+			where = fmt.Sprintf(" %s:%d", filepath.ToSlash(r.File), r.Line)
+		}
+		dangling := ""
+		if r.Dangling {
+			dangling = " dangling"
+		}
+		out = append(out, fmt.Sprintf("%s %s %s rev=%s %s %s optional=%v keys=%v owners=%s%s%s",
+			r.Role, r.Object.Kind, short(r.Object.Name), r.Revision, r.Secret, r.Path, r.Optional, r.Keys,
+			strings.Join(owners, ","), dangling, where))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func diffLines(got, want []string) string {
+	in := func(l []string) map[string]bool {
+		m := map[string]bool{}
+		for _, s := range l {
+			m[s] = true
+		}
+		return m
+	}
+	g, w := in(got), in(want)
+	var b strings.Builder
+	for _, s := range want {
+		if !g[s] {
+			b.WriteString("missing:    " + s + "\n")
+		}
+	}
+	for _, s := range got {
+		if !w[s] {
+			b.WriteString("unexpected: " + s + "\n")
+		}
+	}
+	if b.Len() == 0 && len(got) != len(want) {
+		fmt.Fprintf(&b, "duplicates: got %d lines, want %d\n", len(got), len(want))
+	}
+	return b.String()
+}
+
+func expectedWorkloadRefs(cur, old, gone string) []string {
+	lines := []string{
+		"live Deployment api rev= {cur} spec.template.spec.containers[name=app].env[name=TOKEN].valueFrom.secretKeyRef optional=false keys=[token] owners=",
+		"live ReplicaSet api-* rev=2 {cur} spec.template.spec.containers[name=app].env[name=TOKEN].valueFrom.secretKeyRef optional=false keys=[token] owners=Deployment/api",
+		"rollback-target ReplicaSet api-* rev=1 {old} spec.template.spec.containers[name=app].env[name=TOKEN].valueFrom.secretKeyRef optional=false keys=[token] owners=Deployment/api",
+		"live Pod api-* rev= {cur} spec.containers[name=app].env[name=TOKEN].valueFrom.secretKeyRef optional=false keys=[token] owners=ReplicaSet/api-*,Deployment/api",
+		"live StatefulSet db rev= {cur} spec.template.spec.initContainers[name=init].envFrom[0].secretRef optional=false keys=[] owners=",
+		"live StatefulSet db rev= {cur} spec.template.spec.volumes[name=creds].secret optional=false keys=[token] owners=",
+		"live ControllerRevision db-* rev=1 {cur} data.spec.template.spec.initContainers[name=init].envFrom[0].secretRef optional=false keys=[] owners=StatefulSet/db",
+		"live ControllerRevision db-* rev=1 {cur} data.spec.template.spec.volumes[name=creds].secret optional=false keys=[token] owners=StatefulSet/db",
+		"live Pod db-* rev= {cur} spec.initContainers[name=init].envFrom[0].secretRef optional=false keys=[] owners=StatefulSet/db",
+		"live Pod db-* rev= {cur} spec.volumes[name=creds].secret optional=false keys=[token] owners=StatefulSet/db",
+		"live DaemonSet agent rev= {cur} spec.template.spec.volumes[name=all].projected.sources[0].secret optional=true keys=[] owners=",
+		"live ControllerRevision agent-* rev=1 {cur} data.spec.template.spec.volumes[name=all].projected.sources[0].secret optional=true keys=[] owners=DaemonSet/agent",
+		"live Pod agent-* rev= {cur} spec.volumes[name=all].projected.sources[0].secret optional=true keys=[] owners=DaemonSet/agent",
+		"live ReplicationController legacy rev= {cur} spec.template.spec.containers[name=app].envFrom[0].secretRef optional=true keys=[] owners=",
+		"live Pod legacy-* rev= {cur} spec.containers[name=app].envFrom[0].secretRef optional=true keys=[] owners=ReplicationController/legacy",
+		"finished Job nightly-* rev= {cur} spec.template.spec.imagePullSecrets[0] optional=false keys=[] owners=CronJob/nightly",
+		"finished Pod nightly-* rev= {cur} spec.imagePullSecrets[0] optional=false keys=[] owners=Job/nightly-*,CronJob/nightly",
+		"live Rollout canary rev= {cur} spec.template.spec.containers[name=app].env[name=TOKEN].valueFrom.secretKeyRef optional=false keys=[token] owners=",
+		"live ExternalSecret from-vault rev= {cur} spec.target.name optional=false keys=[] owners=",
+	}
+	lines = append(lines, expectedSimpleRefs()...)
+	r := strings.NewReplacer("{cur}", cur, "{old}", old, "{gone}", gone)
+	for i := range lines {
+		lines[i] = r.Replace(lines[i])
+	}
+	sort.Strings(lines)
+	return lines
+}
+
+func expectedSimpleRefs() []string {
+	return []string{
+		"live CronJob nightly rev= {cur} spec.jobTemplate.spec.template.spec.imagePullSecrets[0] optional=false keys=[] owners=",
+		"live Pod debug rev= {cur} spec.containers[name=shell].env[name=TOKEN].valueFrom.secretKeyRef optional=false keys=[token] owners=",
+		"live Pod debug rev= {gone} spec.containers[name=shell].env[name=OLD].valueFrom.secretKeyRef optional=false keys=[token] owners= dangling",
+		"live ServiceAccount robot rev= {cur} secrets[0] optional=false keys=[] owners=",
+		"live ServiceAccount robot rev= {cur} imagePullSecrets[0] optional=false keys=[] owners=",
+		"live Ingress site rev= {cur} spec.tls[0].secretName optional=false keys=[] owners=",
+	}
+}
+
+// findUntil runs the search until it returns want (controllers and kwok settle the
+// fixture within seconds) and fails with the difference otherwise.
+func findUntil(t *testing.T, f *refs.Finder, q refs.Query, want []string) *refs.Result {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := f.Find(context.Background(), q)
+		if err != nil {
+			t.Fatalf("Find: %v", err)
+		}
+		got := describeRefs(res.References)
+		d := diffLines(got, want)
+		if d == "" {
+			return res
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("references differ from the expected set:\n%s", d)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func TestRefsFindsEveryStyleExactlyWithOwnersAndRoles(t *testing.T) {
+	ns, elsewhere := clusterenv.Namespace(t), clusterenv.Namespace(t)
+	fam := refsFamily(t)
+	cur, old, gone := fam+"-20250723110000", fam+"-20250715100000", fam+"-20250101000000"
+	refsSimpleFixture(t, ns, cur, gone)
+	refsWorkloadFixture(t, ns, fam, cur, old)
+	refsCustomFixture(t, ns, cur)
+	// The same name in another namespace, where no such Secret exists.
+	must(t)(clusterenv.Client(t).AppsV1().Deployments(elsewhere).Create(context.Background(), &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "other"},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr.To(int32(0)), Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "other"}},
+			Template: podTemplate("other", corev1.PodSpec{ImagePullSecrets: []corev1.LocalObjectReference{{Name: cur}}})},
+	}, metav1.CreateOptions{}))
+
+	f := refsFinder(t)
+	want := expectedWorkloadRefs(cur, old, gone)
+	t.Run("by names in one namespace", func(t *testing.T) {
+		res := findUntil(t, f, refs.Query{Namespace: ns, Names: []string{cur, old, gone}}, want)
+		if fmt.Sprint(res.Missing) != fmt.Sprint([]string{gone}) || len(res.NotChecked) != 0 {
+			t.Fatalf("missing %v, not checked %v; want [%s] and none", res.Missing, res.NotChecked, gone)
+		}
+	})
+	t.Run("by family in one namespace", func(t *testing.T) {
+		findUntil(t, f, refs.Query{Namespace: ns, Family: fam}, want)
+	})
+	t.Run("in every namespace, the other namespace's reference is dangling", func(t *testing.T) {
+		wantAll := append(expectedWorkloadRefs(cur, old, gone),
+			"live Deployment other rev= "+cur+" spec.template.spec.imagePullSecrets[0] optional=false keys=[] owners= dangling",
+			"live ReplicaSet other-* rev=1 "+cur+" spec.template.spec.imagePullSecrets[0] optional=false keys=[] owners=Deployment/other dangling")
+		sort.Strings(wantAll)
+		findUntil(t, f, refs.Query{Family: fam}, wantAll)
+	})
+}
+
+func TestRefsReadsManifestsWithLineNumbers(t *testing.T) {
+	f := &refs.Finder{}
+	res, err := f.Find(context.Background(), refs.Query{Namespace: "payments",
+		Names: []string{"auth-20250723110000", "auth-20250715100000", "auth-20250101000000"}, Paths: []string{"testdata/refs-manifests"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"live Deployment api rev= auth-20250723110000 spec.template.spec.initContainers[name=init].envFrom[0].secretRef optional=false keys=[] owners= testdata/refs-manifests/apps/api.yaml:17",
+		"live Deployment api rev= auth-20250723110000 spec.template.spec.containers[name=app].env[name=TOKEN].valueFrom.secretKeyRef optional=true keys=[token] owners= testdata/refs-manifests/apps/api.yaml:27",
+		"live StatefulSet db rev= auth-20250715100000 spec.template.spec.volumes[name=creds].secret optional=false keys=[token] owners= testdata/refs-manifests/apps/api.yaml:48",
+		"live StatefulSet db rev= auth-20250723110000 spec.template.spec.volumes[name=all].projected.sources[1].secret optional=true keys=[] owners= testdata/refs-manifests/apps/api.yaml:54",
+		"live CronJob nightly rev= auth-20250723110000 spec.jobTemplate.spec.template.spec.imagePullSecrets[0] optional=false keys=[] owners= testdata/refs-manifests/list.json:14",
+		"live ServiceAccount robot rev= auth-20250723110000 secrets[0] optional=false keys=[] owners= testdata/refs-manifests/list.json:22",
+		"live ServiceAccount robot rev= auth-20250101000000 imagePullSecrets[0] optional=false keys=[] owners= testdata/refs-manifests/list.json:23",
+		"live Ingress site rev= auth-20250723110000 spec.tls[0].secretName optional=false keys=[] owners= testdata/refs-manifests/nested/deeper/edge.yml:7",
+		"live Rollout canary rev= auth-20250723110000 spec.template.spec.containers[name=app].envFrom[0].secretRef optional=false keys=[] owners= testdata/refs-manifests/nested/deeper/edge.yml:20",
+		"live ExternalSecret from-vault rev= auth-20250723110000 spec.target.name optional=false keys=[] owners= testdata/refs-manifests/nested/deeper/edge.yml:27",
+	}
+	sort.Strings(want)
+	if d := diffLines(describeRefs(res.References), want); d != "" {
+		t.Fatalf("manifest references differ:\n%s", d)
+	}
+	if len(res.NotChecked) != 0 || len(res.Missing) != 0 {
+		t.Fatalf("not checked %v, missing %v; want none (no cluster, no existence check)", res.NotChecked, res.Missing)
+	}
+}
+
+func TestRefsTableIsGroupedByRoleAndSaysWhatDoesNotExist(t *testing.T) {
+	ns := clusterenv.Namespace(t)
+	refsSimpleFixture(t, ns, "auth-20250723110000", "auth-20250101000000")
+	before := snapshot(t, ns)
+	r := run(t, nil, "", "refs", "auth-20250723110000", "auth-20250101000000", "-n", ns, "--path", "testdata/refs-manifests")
+	if r.Code != 0 {
+		t.Fatalf("refs: %+v", r)
+	}
+	assertGolden(t, "refs-table", r.Stdout, map[string]string{"NS": ns})
+	assertUnchanged(t, ns, before)
+
+	j := run(t, nil, "", "refs", "auth-20250723110000", "auth-20250101000000", "-n", ns, "-o", "json")
+	var doc struct {
+		APIVersion, Kind string
+		Missing          []string
+		NotChecked       []any
+		Items            []struct {
+			Secret, Role, Path, Style string
+			Object                    struct{ Kind, APIVersion, Namespace, Name, UID string }
+			Dangling                  bool
+		}
+	}
+	if err := json.Unmarshal([]byte(j.Stdout), &doc); err != nil || j.Code != 0 {
+		t.Fatalf("refs -o json: %v %+v", err, j)
+	}
+	if doc.APIVersion != "rotor.dev/v1alpha1" || doc.Kind != "ReferenceList" || len(doc.Items) != 6 ||
+		fmt.Sprint(doc.Missing) != "[auth-20250101000000]" || doc.NotChecked == nil {
+		t.Fatalf("unexpected document: %s", j.Stdout)
+	}
+	for _, it := range doc.Items {
+		if it.Object.UID == "" || it.Object.Namespace != ns || it.Object.APIVersion == "" || it.Style == "" {
+			t.Fatalf("incomplete item %+v", it)
+		}
+		if it.Dangling != (it.Secret == "auth-20250101000000") {
+			t.Fatalf("dangling wrong on %+v", it)
+		}
+	}
+}
+
+func TestRefsRejectsBadInputWithOneClearMessage(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no name and no family", []string{"refs"}, "give at least one Secret NAME or --family FAMILY"},
+		{"an invalid Secret name", []string{"refs", "Not_A_Name"}, `"Not_A_Name" is not a valid Secret name`},
+		{"an unknown output format", []string{"refs", "x", "-o", "csv"}, `unknown output format "csv"`},
+		{"a manifests path that does not exist", []string{"refs", "x", "--path", "/nonexistent/rotor"}, "cannot read manifests at /nonexistent/rotor"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := run(t, nil, "", tt.args...)
+			if r.Code != 1 || !strings.Contains(r.Stderr, tt.want) || r.Stdout != "" {
+				t.Fatalf("want exit 1 and %q on stderr only, got %+v", tt.want, r)
+			}
+		})
+	}
+}
