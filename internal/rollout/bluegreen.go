@@ -13,7 +13,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/utils/ptr"
 
 	"github.com/rotor-project/rotor/internal/family"
@@ -277,12 +279,41 @@ func (r *Runner) scale(ctx context.Context, ns, name string, replicas int32) err
 	return err
 }
 
+// deleteGreen deletes the green copy with its ReplicaSets and pods (foreground) and
+// waits, by watch, until it is gone, so that afterwards only blue pods remain.
 func (r *Runner) deleteGreen(ctx context.Context, ns, blue string) error {
-	err := r.Client.AppsV1().Deployments(ns).Delete(ctx, GreenName(blue), metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationForeground)})
+	deps := r.Client.AppsV1().Deployments(ns)
+	name := GreenName(blue)
+	w, err := deps.Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	err = deps.Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationForeground)})
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("green copy %s is still being deleted: %w", name, ctx.Err())
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				if _, err := deps.Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+					return nil
+				}
+				return fmt.Errorf("watch of green copy %s ended before it was deleted", name)
+			}
+			if ev.Type == watch.Deleted {
+				return nil
+			}
+		}
+	}
 }
 
 func copyWith(m map[string]string, k, v string) map[string]string {
