@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rotor-project/rotor/internal/analysis"
 	"github.com/rotor-project/rotor/internal/gate"
 	"github.com/rotor-project/rotor/internal/lock"
 	"github.com/rotor-project/rotor/internal/rollout"
@@ -29,6 +30,9 @@ type RolloutOptions struct {
 	Yes           bool
 	DryRun        dryRunFlag
 	Scope         scopeFlags
+	Analysis      AnalysisFlags
+	// AnalysisDuration keeps the analysis evaluating after the last step.
+	AnalysisDuration time.Duration
 
 	steps   []int
 	streams IOStreams
@@ -86,6 +90,8 @@ re-pointed and green is deleted. One rotation per family and namespace runs at a
 	cmd.Flags().DurationVar(&o.LeaseDuration, "lease-duration", lock.DefaultDuration, "How long the family's lock (a Lease, renewed while rotor runs) outlives a run that was killed")
 	o.DryRun.add(cmd)
 	o.Scope.add(cmd)
+	o.Analysis.AddFlags(fl)
+	fl.DurationVar(&o.AnalysisDuration, "analysis-duration", 0, "With --analysis: keep evaluating for this long after the last step (a failure still rolls back)")
 	_ = cmd.RegisterFlagCompletionFunc("strategy", cobra.FixedCompletions([]string{"rolling", "bluegreen"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -93,6 +99,9 @@ re-pointed and green is deleted. One rotation per family and namespace runs at a
 // Complete parses the flags.
 func (o *RolloutOptions) Complete(args []string) error {
 	o.Family = args[0]
+	if err := o.Analysis.Complete(); err != nil {
+		return err
+	}
 	if err := o.Scope.complete(o.f); err != nil {
 		return err
 	}
@@ -128,6 +137,9 @@ func (o *RolloutOptions) Validate() error {
 	if o.Timeout <= 0 {
 		return usageErrorf("--timeout must be positive")
 	}
+	if o.AnalysisDuration != 0 && o.Analysis.File == "" {
+		return usageErrorf("--analysis-duration needs --analysis FILE")
+	}
 	return nil
 }
 
@@ -155,10 +167,23 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.streams.Out, "nothing to do: every consumer in scope already names %s\n", plan.Items[0].To)
 		return nil
 	}
+	opts := rollout.Options{Timeout: o.Timeout, NoRollback: o.NoRollback}
+	if o.Analysis.File != "" {
+		// Every query is evaluated once before anything changes: a bad query, an
+		// unreachable provider or a condition that does not compile refuses the rotation.
+		g, err := o.analysisGate(ctx, plan)
+		if err != nil {
+			return err
+		}
+		opts.Gates = []gate.Gate{g}
+		if o.AnalysisDuration > 0 {
+			opts.PostGates = []gate.Gate{g.WithDuration(o.AnalysisDuration)}
+		}
+		opts.OnInconclusive = o.askOnInconclusive
+	}
 	if !o.Yes && o.f.IsTerminal(o.streams.In) && !confirm(o.streams.In, o.streams.ErrOut, "Apply this rotation?") {
 		return errors.New("not applied: declined")
 	}
-	opts := rollout.Options{Timeout: o.Timeout, NoRollback: o.NoRollback, Gates: []gate.Gate{}}
 	var out *rollout.Outcome
 	switch o.Strategy {
 	case "bluegreen":
@@ -168,4 +193,33 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 	}
 	printOutcome(o.streams.Out, "rollout", out, err)
 	return err
+}
+
+// analysisGate loads --analysis with the rotation's facts and validates every query.
+func (o *RolloutOptions) analysisGate(ctx context.Context, plan *rollout.Plan) (*analysis.Gate, error) {
+	ns := plan.Namespaces()[0]
+	tmpl, err := o.Analysis.Load(analysis.Facts{Family: o.Family, Version: plan.Items[0].To, Namespace: ns})
+	if err != nil {
+		return nil, err
+	}
+	g, err := analysis.NewGate(tmpl, o.Analysis.GateOptions(o.f, func(m analysis.Measurement) {
+		fmt.Fprintf(o.streams.ErrOut, "analysis: %s #%d = %s (%s) %s\n", m.Metric, m.Index, m.Value, m.Phase, m.Message)
+	}))
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	if err := g.Validate(ctx, gate.Step{Family: o.Family, Namespace: ns, Version: plan.Items[0].To}); err != nil {
+		return nil, flatten("the analysis cannot run, so nothing was changed: %s", err)
+	}
+	return g, nil
+}
+
+// askOnInconclusive asks on a terminal whether to go on; without one, an inconclusive
+// analysis counts as a failure.
+func (o *RolloutOptions) askOnInconclusive(_ context.Context, v gate.Verdict) bool {
+	if !o.f.IsTerminal(o.streams.In) {
+		fmt.Fprintf(o.streams.ErrOut, "analysis inconclusive (%s): treated as a failure, since there is no terminal to ask\n", v.Message)
+		return false
+	}
+	return confirm(o.streams.In, o.streams.ErrOut, fmt.Sprintf("analysis inconclusive (%s). Continue the rotation? (no rolls back)", v.Message))
 }

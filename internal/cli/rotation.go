@@ -223,3 +223,21 @@ func printOutcome(w io.Writer, verb string, o *rollout.Outcome, runErr error) {
 		fmt.Fprintf(w, "NOT rolled back: %s\n", e)
 	}
 }
+
+// rollbackFamily moves every consumer of fam in namespace back to the version recorded
+// before the last rotation: what `rollback FAMILY` does, for watch --rollback-on-failure.
+func rollbackFamily(ctx context.Context, f *factory, namespace, fam string, progress io.Writer) error {
+	rot, err := newRotation(ctx, f, progress, 0)
+	if err != nil {
+		return err
+	}
+	plan, err := rot.planner.Plan(ctx, rollout.Request{Family: fam, Namespace: namespace, Back: true})
+	if err != nil {
+		return err
+	}
+	if len(plan.Active()) == 0 {
+		return nil
+	}
+	_, err = rot.runner.Rollback(ctx, plan, rollout.Options{})
+	return err
+}

@@ -22,10 +22,6 @@ import (
 	"github.com/rotor-project/rotor/internal/watch"
 )
 
-// rollbackFamily moves every consumer of a family back to its previous version. The
-// rollback command sets it; until then --rollback-on-failure is refused up front.
-var rollbackFamily func(ctx context.Context, f *factory, namespace, fam string) error
-
 // WatchOptions are the inputs of `rotor watch`.
 type WatchOptions struct {
 	Family            string
@@ -108,9 +104,6 @@ func (o *WatchOptions) Validate() error {
 			return usageErrorf("--notify: %v", err)
 		}
 	}
-	if o.RollbackOnFailure && rollbackFamily == nil {
-		return usageErrorf("--rollback-on-failure is not available in this build: rollback is not wired into watch yet; run without it and roll back with the rollback command")
-	}
 	return nil
 }
 
@@ -157,7 +150,9 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		eng.Notify = hook.Post
 	}
 	if o.RollbackOnFailure {
-		eng.Rollback = func(ctx context.Context) error { return rollbackFamily(ctx, o.f, o.namespace, o.Family) }
+		eng.Rollback = func(ctx context.Context) error {
+			return rollbackFamily(ctx, o.f, o.namespace, o.Family, o.streams.ErrOut)
+		}
 	}
 	req := watch.Request{
 		Family: o.Family, Namespace: o.namespace, Gate: g, Duration: o.For,

@@ -149,6 +149,15 @@ func (r *Runner) BlueGreen(ctx context.Context, p *Plan, steps []int, pause time
 		}
 		r.emit("", "step %d of %d passed: %d%% on %s", si+1, len(steps), w, active[0].To)
 	}
+	if len(o.PostGates) > 0 {
+		r.emit("", "rolled out; the post-rollout gates decide now")
+		step := gate.Step{Family: p.Family, Namespace: active[0].Consumer.Namespace, Version: active[0].To,
+			Index: len(steps), Weight: 100, Final: true, Started: r.Clock.Now()}
+		if f := r.runGates(ctx, o.PostGates, step, o); f != nil {
+			out.Failure = f
+			return r.abortBlueGreen(ctx, p, recs, active, totals, out, o)
+		}
+	}
 	for _, it := range active {
 		if err := r.deleteGreen(ctx, it.Consumer.Namespace, it.Consumer.Name); err != nil {
 			r.emit(it.Consumer.String(), "could not delete its green copy: %v", err)

@@ -73,6 +73,15 @@ func (r *Runner) Rolling(ctx context.Context, p *Plan, o Options) (*Outcome, err
 			gated = true
 		}
 	}
+	if len(o.PostGates) > 0 {
+		r.emit("", "rolled out; the post-rollout gates decide now")
+		post := step
+		post.Started = r.Clock.Now()
+		if f := r.runGates(ctx, o.PostGates, post, o); f != nil {
+			out.Failure = f
+			return r.fail(ctx, p, recs, out, o)
+		}
+	}
 	r.finish(ctx, recs, record.Succeeded, fmt.Sprintf("%d consumer(s) on %s", len(active), p.Items[0].To))
 	return out, nil
 }

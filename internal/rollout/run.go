@@ -45,8 +45,12 @@ type Options struct {
 	Timeout time.Duration
 	// NoRollback leaves consumers on the new version when a step fails.
 	NoRollback bool
-	// Gates judge each step besides Kubernetes health (e.g. metric analysis).
+	// Gates judge each step besides Kubernetes health (e.g. metric analysis); in a
+	// rolling rotation they run while the workloads roll out.
 	Gates []gate.Gate
+	// PostGates judge the finished rotation, after the last step is healthy (e.g. the
+	// analysis that keeps watching for --analysis-duration). A failure still rolls back.
+	PostGates []gate.Gate
 	// OnInconclusive decides an inconclusive gate verdict: true continues. Nil treats
 	// it as a failure.
 	OnInconclusive func(context.Context, gate.Verdict) bool
