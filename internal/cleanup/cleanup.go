@@ -9,8 +9,9 @@
 //     schedule, or named in a manifest.
 //   - Execute checks delete permission for every namespace first (nothing half-done),
 //     runs one more scan for the versions about to go (references may have appeared
-//     while the user read the plan), re-reads each Secret and deletes it with
-//     preconditions on its UID and resourceVersion, then the ExternalSecret that
+//     while the user read the plan), and deletes each Secret with preconditions on the
+//     UID and resourceVersion it was listed with (a Secret changed or re-created since
+//     is refused by the API server, not deleted), then the ExternalSecret that
 //     created it.
 //
 // The window that remains: a reference created after the re-check scan read its kind

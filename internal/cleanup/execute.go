@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -45,11 +46,8 @@ func (c *Cleaner) Execute(ctx context.Context, plan *Plan, opts ExecuteOptions) 
 	if d.records, err = c.records(ctx, plan.Request); err != nil {
 		return err
 	}
-	var failures []string
+	var deleting []*Item
 	for _, i := range idx {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		it := &plan.Items[i]
 		if err := d.decide(ctx, it, res); err != nil {
 			return err
@@ -58,43 +56,76 @@ func (c *Cleaner) Execute(ctx context.Context, plan *Plan, opts ExecuteOptions) 
 			it.Notes = append(it.Notes, "a reason to keep it appeared after the plan was made (re-checked just before the delete); not deleted")
 			continue
 		}
-		if msg := c.deleteOne(ctx, it, opts); msg != "" {
-			failures = append(failures, it.Namespace+"/"+it.Name+": "+msg)
+		deleting = append(deleting, it)
+	}
+	// Deletes of different versions are independent: a few run at once. Hooks run one
+	// at a time afterwards, in plan order, so user commands never race each other.
+	failures := make([]string, len(deleting))
+	inParallel(len(deleting), deleteConcurrency, func(k int) {
+		if ctx.Err() == nil {
+			failures[k] = c.deleteOne(ctx, deleting[k], opts)
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var failed []string
+	for k, it := range deleting {
+		if it.Outcome == retention.Deleted && opts.OnDeleted != nil && !opts.DryRunServer {
+			if err := opts.OnDeleted(ctx, it); err != nil {
+				failures[k] = strings.TrimPrefix(failures[k]+"; --on-delete: "+err.Error(), "; ")
+				it.Notes = append(it.Notes, "--on-delete failed: "+err.Error())
+			} else {
+				it.Notes = append(it.Notes, "--on-delete ran")
+			}
+		}
+		if failures[k] != "" {
+			failed = append(failed, it.Namespace+"/"+it.Name+": "+failures[k])
 		}
 	}
-	if len(failures) > 0 {
-		return fmt.Errorf("%d of %d deletions did not complete:\n  %s", len(failures), len(idx), strings.Join(failures, "\n  "))
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d deletions did not complete:\n  %s", len(failed), len(idx), strings.Join(failed, "\n  "))
 	}
 	return nil
 }
 
-// deleteOne re-reads the Secret, deletes it with preconditions, then its
-// ExternalSecret, then runs the hook. It returns a failure message, or "".
+// deleteConcurrency bounds the deletes (and permission checks) in flight.
+const deleteConcurrency = 8
+
+// inParallel calls fn(0..n-1) with at most limit calls at once.
+func inParallel(n, limit int, fn func(int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, limit)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// deleteOne deletes the Secret with preconditions, then its
+// ExternalSecret. It returns a failure message, or "".
 func (c *Cleaner) deleteOne(ctx context.Context, it *Item, opts ExecuteOptions) string {
-	cur, err := c.Metadata.Resource(secretsGVR).Namespace(it.Namespace).Get(ctx, it.Name, metav1.GetOptions{})
+	// The preconditions make "unchanged since the scan" and the delete one atomic step
+	// on the API server: a changed or re-created Secret is refused, not deleted.
+	del := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &it.UID, ResourceVersion: &it.ResourceVersion}}
+	if opts.DryRunServer {
+		del.DryRun = []string{metav1.DryRunAll}
+	}
+	err := c.Client.CoreV1().Secrets(it.Namespace).Delete(ctx, it.Name, del)
 	switch {
 	case isNotFound(err):
 		it.Outcome = retention.KeptChanged
 		it.Notes = append(it.Notes, "the Secret is already gone")
 		return ""
-	case err != nil:
-		it.Outcome = retention.Failed
-		it.Notes = append(it.Notes, "cannot re-read the Secret: "+err.Error())
-		return it.Notes[len(it.Notes)-1]
-	case cur.UID != it.UID || cur.ResourceVersion != it.ResourceVersion:
+	case apierrors.IsConflict(err):
 		it.Outcome = retention.KeptChanged
-		it.Notes = append(it.Notes, fmt.Sprintf("the Secret changed since the scan (resourceVersion %s, now %s); run cleanup again", it.ResourceVersion, cur.ResourceVersion))
-		return ""
-	}
-	del := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &it.UID, ResourceVersion: &it.ResourceVersion}}
-	if opts.DryRunServer {
-		del.DryRun = []string{metav1.DryRunAll}
-	}
-	err = c.Client.CoreV1().Secrets(it.Namespace).Delete(ctx, it.Name, del)
-	switch {
-	case apierrors.IsConflict(err) || isNotFound(err):
-		it.Outcome = retention.KeptChanged
-		it.Notes = append(it.Notes, "the Secret changed between the re-check and the delete: "+err.Error())
+		it.Notes = append(it.Notes, fmt.Sprintf("the Secret changed since the scan (its UID or resourceVersion %s no longer matches); run cleanup again", it.ResourceVersion))
 		return ""
 	case err != nil:
 		it.Outcome = retention.Failed
@@ -109,14 +140,6 @@ func (c *Cleaner) deleteOne(ctx context.Context, it *Item, opts ExecuteOptions) 
 			it.Notes = append(it.Notes, err.Error())
 		} else {
 			it.Notes = append(it.Notes, fmt.Sprintf("deleted ExternalSecret %s, which created it", es.Name))
-		}
-	}
-	if opts.OnDeleted != nil && !opts.DryRunServer {
-		if err := opts.OnDeleted(ctx, it); err != nil {
-			failed = append(failed, "--on-delete: "+err.Error())
-			it.Notes = append(it.Notes, "--on-delete failed: "+err.Error())
-		} else {
-			it.Notes = append(it.Notes, "--on-delete ran")
 		}
 	}
 	return strings.Join(failed, "; ")
@@ -142,7 +165,7 @@ func (c *Cleaner) deleteExternalSecret(ctx context.Context, it *Item, opts Execu
 	return nil
 }
 
-// checkPermissions asks the API server whether the caller may read and delete every
+// checkPermissions asks the API server whether the caller may delete every
 // Secret (and ExternalSecret) planned for deletion, so a missing permission stops the
 // run before the first delete rather than half way.
 func (c *Cleaner) checkPermissions(ctx context.Context, plan *Plan, idx []int) error {
@@ -150,32 +173,45 @@ func (c *Cleaner) checkPermissions(ctx context.Context, plan *Plan, idx []int) e
 	needed := map[check][]string{}
 	for _, i := range idx {
 		it := plan.Items[i]
-		for _, verb := range []string{"get", "delete"} {
-			k := check{it.Namespace, verb, "", "secrets"}
-			needed[k] = append(needed[k], it.Name)
-		}
+		k := check{it.Namespace, "delete", "", "secrets"}
+		needed[k] = append(needed[k], it.Name)
 		if es := it.ExternalSecret; es != nil {
 			gv, _ := schema.ParseGroupVersion(es.APIVersion)
 			k := check{it.Namespace, "delete", gv.Group, "externalsecrets"}
 			needed[k] = append(needed[k], it.Name)
 		}
 	}
-	var denied []string
-	for k, names := range needed {
+	checks := make([]check, 0, len(needed))
+	for k := range needed {
+		checks = append(checks, k)
+	}
+	var (
+		mu      sync.Mutex
+		denied  []string
+		callErr error
+	)
+	inParallel(len(checks), deleteConcurrency, func(i int) {
+		k := checks[i]
 		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
 			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: k.ns, Verb: k.verb, Group: k.group, Resource: k.resource},
 		}}
 		got, err := c.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
-			return fmt.Errorf("cannot check your permissions before deleting (nothing was deleted): %w", err)
+			callErr = err
+			return
 		}
 		if !got.Status.Allowed {
 			what := k.resource
 			if k.group != "" {
 				what += "." + k.group
 			}
-			denied = append(denied, fmt.Sprintf("%s %s in namespace %q (needed for %s)", k.verb, what, k.ns, strings.Join(names, ", ")))
+			denied = append(denied, fmt.Sprintf("%s %s in namespace %q (needed for %s)", k.verb, what, k.ns, strings.Join(needed[k], ", ")))
 		}
+	})
+	if callErr != nil {
+		return fmt.Errorf("cannot check your permissions before deleting (nothing was deleted): %w", callErr)
 	}
 	if len(denied) > 0 {
 		sort.Strings(denied)

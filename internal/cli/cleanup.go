@@ -13,6 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 
 	"github.com/rotor-project/rotor/internal/cleanup"
 	"github.com/rotor-project/rotor/internal/family"
@@ -208,20 +211,25 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 	return incomplete
 }
 
+// cleaner builds the engine. Its clients allow a burst of requests (the permission
+// checks, re-reads and deletes of many versions) like the reference search's do;
+// kubectl's default of 5 per second would make ten candidates cost seconds.
 func (o *CleanupOptions) cleaner() (*cleanup.Cleaner, error) {
 	finder, err := (&RefsOptions{f: o.f}).finder()
 	if err != nil {
 		return nil, err
 	}
-	client, err := o.f.Client()
+	base, err := o.f.RESTConfig()
 	if err != nil {
 		return nil, err
 	}
-	meta, err := o.f.Metadata()
+	cfg := rest.CopyConfig(base)
+	cfg.QPS, cfg.Burst = 50, 100
+	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := o.f.RESTConfig()
+	meta, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -111,7 +111,7 @@ func TestCleanupWithoutDeletePermissionChangesNothing(t *testing.T) {
 	ctx := context.Background()
 	if _, err := c.RbacV1().Roles(w.ns).Create(ctx, &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: "reader"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"", "apps", "batch", "networking.k8s.io"}, Resources: []string{"*"}, Verbs: []string{"get", "list", "watch"}}},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"", "apps", "batch", "networking.k8s.io", "external-secrets.io", "argoproj.io"}, Resources: []string{"*"}, Verbs: []string{"get", "list", "watch"}}},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -193,5 +193,31 @@ func TestCleanupOnDeleteHookGetsNamesNeverValues(t *testing.T) {
 	r = cleanupRun(t, failing, false, nil, "--yes", "--on-delete", "exit 3")
 	if r.Code != 1 || !strings.Contains(r.Stderr, "--on-delete") || secretNames(t, failing.ns)[failing.v(1)] {
 		t.Fatalf("a failing hook: %+v", r)
+	}
+}
+
+// TestCleanupKeepsASecretChangedSinceThePlan: the delete's preconditions refuse a
+// Secret whose resourceVersion moved after the plan was made.
+func TestCleanupKeepsASecretChangedSinceThePlan(t *testing.T) {
+	w := newCleanupWorld(t)
+	w.versions(t, 4)
+	c := clusterenv.Client(t)
+	in := &referenceOnAnswer{r: strings.NewReader("y\n"), create: func() {
+		s, err := c.CoreV1().Secrets(w.ns).Get(context.Background(), w.v(1), metav1.GetOptions{})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		s.Labels = map[string]string{"touched": "after-the-plan"}
+		if _, err := c.CoreV1().Secrets(w.ns).Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+			t.Error(err)
+		}
+	}}
+	r := cleanupRun(t, w, true, in)
+	if r.Code != 0 || !secretNames(t, w.ns)[w.v(1)] || secretNames(t, w.ns)[w.v(2)] {
+		t.Fatalf("%+v", r)
+	}
+	if !strings.Contains(r.Stdout, "kept: changed since scan") {
+		t.Fatalf("report:\n%s", r.Stdout)
 	}
 }
