@@ -164,8 +164,11 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	if len(plan.Active()) == 0 {
-		fmt.Fprintf(o.streams.Out, "nothing to do: every consumer in scope already names %s\n", plan.Items[0].To)
-		return nil
+		// Possibly a rerun after a crash: finish what is left (leftover green copies,
+		// rollouts in progress) under the lock, without re-pointing anything.
+		fmt.Fprintf(o.streams.Out, "nothing to re-point: every consumer in scope already names %s; checking that they are healthy\n", plan.Items[0].To)
+		_, err := rot.runner.Converge(ctx, plan, rollout.Options{Timeout: o.Timeout})
+		return err
 	}
 	opts := rollout.Options{Timeout: o.Timeout, NoRollback: o.NoRollback}
 	if o.Analysis.File != "" {

@@ -223,6 +223,25 @@ func (r *Runner) ensureGreen(ctx context.Context, fam string, it Item) (int32, e
 	return total, nil
 }
 
+// removeLeftoverGreen undoes the blue-green state a killed run left on a Deployment
+// that already names its target: blue back to full size, green deleted.
+func (r *Runner) removeLeftoverGreen(ctx context.Context, it Item) error {
+	green, err := r.Client.AppsV1().Deployments(it.Consumer.Namespace).Get(ctx, GreenName(it.Consumer.Name), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.Atoi(green.Annotations[AnnotationBlueReplicas]); err == nil {
+		if err := r.scale(ctx, it.Consumer.Namespace, it.Consumer.Name, int32(n)); err != nil {
+			return err
+		}
+	}
+	r.emit(it.Consumer.String(), "removing green copy %s left by an interrupted run", green.Name)
+	return r.deleteGreen(ctx, it.Consumer.Namespace, it.Consumer.Name)
+}
+
 // blueGreenStep scales green to its share of w percent and blue to the rest, and waits
 // for both.
 func (r *Runner) blueGreenStep(ctx context.Context, active []Item, totals []int32, w int, o Options) *Failure {

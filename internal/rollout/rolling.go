@@ -105,3 +105,31 @@ func (r *Runner) fail(ctx context.Context, p *Plan, recs []*record.Record, out *
 	r.finish(ctx, recs, phase, msg)
 	return out, fmt.Errorf("%w: %s", ErrFailed, out.Failure.Error())
 }
+
+// Converge finishes what an interrupted run left when every consumer already names its
+// target: it takes the lock (marking a dead run's record as interrupted), returns any
+// blue Deployment left scaled down to its full size, deletes leftover green copies, and
+// waits for health. It writes no new record: nothing is re-pointed.
+func (r *Runner) Converge(ctx context.Context, p *Plan, o Options) (*Outcome, error) {
+	_, release, err := r.lockOnly(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	start := r.Clock.Now()
+	out := &Outcome{}
+	for _, it := range p.Items {
+		if it.Consumer.Kind != "Deployment" || it.Skip {
+			continue
+		}
+		if err := r.removeLeftoverGreen(ctx, it); err != nil {
+			return out, err
+		}
+	}
+	if f := r.waitHealthy(ctx, p.Items, o.timeout()); f != nil {
+		out.Failure = f
+		return out, fmt.Errorf("%w: %s", ErrFailed, f.Error())
+	}
+	out.HealthyIn = r.Clock.Since(start)
+	return out, nil
+}

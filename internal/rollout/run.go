@@ -103,9 +103,9 @@ func (r *Runner) emit(object, format string, a ...any) {
 	}
 }
 
-// begin takes the lock and writes a Progressing record for each namespace of the
-// plan. The returned function releases the locks.
-func (r *Runner) begin(ctx context.Context, p *Plan, action record.Action, strategy string) ([]*record.Record, func(), error) {
+// lockOnly takes the lock of every namespace of the plan; a lock taken over from a
+// dead run marks that run's record as interrupted. The returned function releases.
+func (r *Runner) lockOnly(ctx context.Context, p *Plan) ([]*lock.Lock, func(), error) {
 	var locks []*lock.Lock
 	release := func() {
 		for _, l := range locks {
@@ -114,7 +114,6 @@ func (r *Runner) begin(ctx context.Context, p *Plan, action record.Action, strat
 			cancel()
 		}
 	}
-	var recs []*record.Record
 	for _, ns := range p.Namespaces() {
 		l, err := r.Locker.Acquire(ctx, ns, p.Family)
 		if err != nil {
@@ -126,6 +125,19 @@ func (r *Runner) begin(ctx context.Context, p *Plan, action record.Action, strat
 			r.emit("", "took over the lock of %s in %s from %s, whose run ended without releasing it", p.Family, ns, l.PreviousHolder)
 			r.abandon(ctx, ns, p.Family)
 		}
+	}
+	return locks, release, nil
+}
+
+// begin takes the lock and writes a Progressing record for each namespace of the
+// plan. The returned function releases the locks.
+func (r *Runner) begin(ctx context.Context, p *Plan, action record.Action, strategy string) ([]*record.Record, func(), error) {
+	_, release, err := r.lockOnly(ctx, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	var recs []*record.Record
+	for _, ns := range p.Namespaces() {
 		rec := &record.Record{Family: p.Family, Namespace: ns, Action: action, Strategy: strategy,
 			Phase: record.Progressing, Started: r.Clock.Now().UTC(), By: r.By}
 		for _, it := range p.Items {

@@ -270,8 +270,8 @@ func TestSecondRolloutOfTheSameFamilyIsRefusedWhileTheFirstRuns(t *testing.T) {
 	if r := <-first; r.Code != 0 {
 		t.Fatalf("first rollout: %+v", r)
 	}
-	// The lock is released at the end: a third run goes ahead (nothing to do).
-	if third := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes"); third.Code != 0 || !strings.Contains(third.Stdout, "nothing to do") {
+	// The lock is released at the end: a third run goes ahead (nothing to re-point).
+	if third := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes"); third.Code != 0 || !strings.Contains(third.Stdout, "nothing to re-point") {
 		t.Fatalf("third rollout: %+v", third)
 	}
 }

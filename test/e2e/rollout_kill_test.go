@@ -1,0 +1,168 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/internal/rollout"
+	"github.com/rotor-project/rotor/test/clusterenv"
+)
+
+var rotorBuild struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// rotorBinary builds cmd/rotor once per test binary, for tests that need a real process
+// (signals, argv[0]).
+func rotorBinary(t *testing.T) string {
+	t.Helper()
+	rotorBuild.once.Do(func() {
+		root, err := clusterenv.RepoRoot()
+		if err != nil {
+			rotorBuild.err = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "rotor-bin-")
+		if err != nil {
+			rotorBuild.err = err
+			return
+		}
+		bin := filepath.Join(dir, "rotor")
+		build := exec.Command("go", "build", "-o", bin, "./cmd/rotor")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			rotorBuild.err = fmt.Errorf("building rotor: %w\n%s", err, out)
+			return
+		}
+		rotorBuild.bin = bin
+	})
+	if rotorBuild.err != nil {
+		t.Fatal(rotorBuild.err)
+	}
+	return rotorBuild.bin
+}
+
+// TestRolloutKilledMidwayConvergesWhenRunAgain kills a blue-green rollout with SIGKILL
+// while green runs half the replicas, checks that nothing points at a missing Secret,
+// then runs the same command again: it takes over the expired lock, marks the dead
+// run's record, reuses green, and converges.
+func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
+	ns := clusterenv.Namespace(t)
+	c := clusterenv.Client(t)
+	ctx := context.Background()
+	v1, v2 := twoVersions(t, ns, "app")
+	createDeployment(t, ns, deployment("web", v1, 4))
+	bin := rotorBinary(t)
+	args := []string{"--kubeconfig", clusterenv.Kubeconfig(t), "rollout", "app", "-n", ns, "--to", v2, "--yes",
+		"--strategy", "bluegreen", "--steps", "50,100", "--lease-duration", "2s"}
+
+	first := exec.Command(bin, append(args, "--pause", "1m")...)
+	var firstErr bytes.Buffer
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "green at half size", func() bool {
+		g, err := c.AppsV1().Deployments(ns).Get(ctx, rollout.GreenName("web"), metav1.GetOptions{})
+		return err == nil && *g.Spec.Replicas == 2 && g.Status.AvailableReplicas == 2
+	})
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+
+	// Killed mid-step: blue and green both name versions that exist.
+	for _, name := range []string{"web", rollout.GreenName("web")} {
+		for _, s := range templateSecrets(t, ns, name) {
+			if _, err := c.CoreV1().Secrets(ns).Get(ctx, s, metav1.GetOptions{}); err != nil {
+				t.Fatalf("%s names %s, which does not exist: %v", name, s, err)
+			}
+		}
+	}
+	time.Sleep(2500 * time.Millisecond) // the dead run's lock expires
+
+	again := exec.Command(bin, append(args, "--pause", "200ms")...)
+	var out, errOut bytes.Buffer
+	again.Stdout, again.Stderr = &out, &errOut
+	again.Env = os.Environ()
+	if err := again.Run(); err != nil {
+		t.Fatalf("rerun: %v\nstdout:\n%s\nstderr:\n%s\nfirst run's stderr:\n%s", err, out.String(), errOut.String(), firstErr.String())
+	}
+	if !strings.Contains(errOut.String(), "took over the lock") || !strings.Contains(errOut.String(), "reusing green copy") {
+		t.Fatalf("the rerun did not say it took over:\n%s", errOut.String())
+	}
+	d, err := c.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *d.Spec.Replicas != 4 || templateSecrets(t, ns, "web")[0] != v2 {
+		t.Fatalf("not converged: blue replicas %d, names %v", *d.Spec.Replicas, templateSecrets(t, ns, "web"))
+	}
+	if _, err := c.AppsV1().Deployments(ns).Get(ctx, rollout.GreenName("web"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("green copy left behind: %v", err)
+	}
+	waitAvailable(t, c, ns, "web")
+	recs, err := (&record.Store{Client: c}).List(ctx, ns, "app")
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("records: %v, %v", recs, err)
+	}
+	if recs[0].Phase != record.Failed || !strings.Contains(recs[0].Message, "interrupted") || recs[1].Phase != record.Succeeded {
+		t.Fatalf("records: first %s %q, second %s", recs[0].Phase, recs[0].Message, recs[1].Phase)
+	}
+	leases, _ := c.CoordinationV1().Leases(ns).List(ctx, metav1.ListOptions{})
+	if len(leases.Items) != 0 {
+		t.Fatalf("the lock was not released: %v", leases.Items)
+	}
+}
+
+// TestRollingRolloutKilledAfterRepointingConverges kills a rolling rollout while it
+// waits for health, and runs it again.
+func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
+	ns := clusterenv.Namespace(t)
+	c := clusterenv.Client(t)
+	v1, v2 := twoVersions(t, ns, "app")
+	d := deployment("web", v1, 3)
+	d.Spec.MinReadySeconds = 3 // a slow rollout, so the kill lands mid-way
+	createDeployment(t, ns, d)
+	bin := rotorBinary(t)
+	args := []string{"--kubeconfig", clusterenv.Kubeconfig(t), "rollout", "app", "-n", ns, "--to", v2, "--yes", "--lease-duration", "2s"}
+	first := exec.Command(bin, args...)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "re-pointed", func() bool {
+		s := templateSecrets(t, ns, "web")
+		return len(s) == 1 && s[0] == v2
+	})
+	_ = first.Process.Signal(syscall.SIGKILL)
+	_ = first.Wait()
+	time.Sleep(2500 * time.Millisecond)
+	again := exec.Command(bin, args...)
+	out, err := again.CombinedOutput()
+	if err != nil {
+		t.Fatalf("rerun: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "already on "+v2) {
+		t.Fatalf("rerun did not see the consumer already re-pointed:\n%s", out)
+	}
+	waitAvailable(t, c, ns, "web")
+	d2, _ := c.AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{})
+	if d2.Annotations["previous-version.rotor.dev/app"] != v1 {
+		t.Fatalf("the rerun lost where the consumer came from: %v", d2.Annotations)
+	}
+}
