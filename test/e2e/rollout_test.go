@@ -59,14 +59,23 @@ func TestRolloutRollingMovesEveryConsumerKind(t *testing.T) {
 	}
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "puller"}, ImagePullSecrets: []corev1.LocalObjectReference{{Name: v1}}}
 	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "front"}, Spec: networkingv1.IngressSpec{
-		TLS: []networkingv1.IngressTLS{{Hosts: []string{"example.test"}, SecretName: v1}},
+		TLS:            []networkingv1.IngressTLS{{Hosts: []string{"example.test"}, SecretName: v1}},
 		DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "web", Port: networkingv1.ServiceBackendPort{Number: 80}}},
 	}}
-	mustDo(t, func() error { _, err := c.AppsV1().StatefulSets(ns).Create(ctx, sts, metav1.CreateOptions{}); return err })
+	mustDo(t, func() error {
+		_, err := c.AppsV1().StatefulSets(ns).Create(ctx, sts, metav1.CreateOptions{})
+		return err
+	})
 	mustDo(t, func() error { _, err := c.AppsV1().DaemonSets(ns).Create(ctx, ds, metav1.CreateOptions{}); return err })
 	mustDo(t, func() error { _, err := c.BatchV1().CronJobs(ns).Create(ctx, cj, metav1.CreateOptions{}); return err })
-	mustDo(t, func() error { _, err := c.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); return err })
-	mustDo(t, func() error { _, err := c.NetworkingV1().Ingresses(ns).Create(ctx, ing, metav1.CreateOptions{}); return err })
+	mustDo(t, func() error {
+		_, err := c.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{})
+		return err
+	})
+	mustDo(t, func() error {
+		_, err := c.NetworkingV1().Ingresses(ns).Create(ctx, ing, metav1.CreateOptions{})
+		return err
+	})
 	eventually(t, 60*time.Second, "statefulset and daemonset ready", func() bool {
 		s, err1 := c.AppsV1().StatefulSets(ns).Get(ctx, "db", metav1.GetOptions{})
 		d, err2 := c.AppsV1().DaemonSets(ns).Get(ctx, "agent", metav1.GetOptions{})
