@@ -299,6 +299,7 @@ type ReferenceItem struct {
 	Object    ObjectItem   `json:"object"`
 	Owners    []ObjectItem `json:"owners"`
 	Path      string       `json:"path"`
+	Pointer   string       `json:"pointer"`
 	Style     string       `json:"style"`
 	Optional  bool         `json:"optional"`
 	Keys      []string     `json:"keys"`
@@ -325,7 +326,7 @@ func newReferenceList(q refs.Query, res *refs.Result) ReferenceList {
 	for _, r := range res.References {
 		item := ReferenceItem{
 			Secret: r.Secret, Role: string(r.Role), Object: objectItem(r.Object), Owners: []ObjectItem{},
-			Path: r.Path, Style: string(r.Style), Optional: r.Optional, Keys: nonNil(r.Keys), Container: r.Container,
+			Path: r.Path, Pointer: r.Pointer, Style: string(r.Style), Optional: r.Optional, Keys: nonNil(r.Keys), Container: r.Container,
 			Revision: r.Revision, Dangling: r.Dangling, File: r.File, Line: r.Line,
 		}
 		for _, o := range r.Owners {

@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -294,5 +295,42 @@ func TestRefsRejectsBadInputWithOneClearMessage(t *testing.T) {
 				t.Fatalf("want exit 1 and %q on stderr only, got %+v", tt.want, r)
 			}
 		})
+	}
+}
+
+func TestRefsReportsAKindItMayNotListAndFails(t *testing.T) {
+	ns := clusterenv.Namespace(t)
+	refsSimpleFixture(t, ns, "auth-20250723110000", "auth-20250101000000")
+	c := clusterenv.Client(t)
+	ctx := context.Background()
+	// May list everything rotor reads, except CronJobs.
+	must(t)(c.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "refs-reader"},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"pods", "replicationcontrollers", "serviceaccounts", "secrets"}, Verbs: []string{"list"}},
+			{APIGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions"}, Verbs: []string{"list"}},
+			{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"list"}},
+			{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses"}, Verbs: []string{"list"}},
+			{APIGroups: []string{"argoproj.io"}, Resources: []string{"rollouts"}, Verbs: []string{"list"}},
+			{APIGroups: []string{"external-secrets.io"}, Resources: []string{"externalsecrets"}, Verbs: []string{"list"}},
+		},
+	}, metav1.CreateOptions{}))
+	must(t)(c.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "refs-reader"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "refs-reader"},
+		Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: "rbac.authorization.k8s.io", Name: "refs-reader"}},
+	}, metav1.CreateOptions{}))
+	var r result
+	waitFor(t, "the RoleBinding to take effect", func() bool {
+		r = run(t, nil, "", "refs", "auth-20250723110000", "-n", ns, "--as", "refs-reader")
+		return strings.Contains(r.Stdout, "Ingress")
+	})
+	if r.Code != 1 || !strings.Contains(r.Stdout, "not checked: CronJob in namespace "+ns+": forbidden") ||
+		!strings.Contains(r.Stderr, "the search is incomplete") || strings.Contains(r.Stdout, "CronJob   ") {
+		t.Fatalf("want the CronJob kind reported as not checked and exit 1, got %+v", r)
+	}
+	j := run(t, nil, "", "refs", "auth-20250723110000", "-n", ns, "--as", "refs-reader", "-o", "json")
+	if j.Code != 1 || !strings.Contains(j.Stdout, `"reason": "forbidden"`) {
+		t.Fatalf("want notChecked in the JSON document and exit 1, got %+v", j)
 	}
 }

@@ -1,0 +1,169 @@
+// Command refs measures `rotor refs NAME -A` against the runbook's pipeline
+// (`kubectl get <seven kinds> -A -o yaml | grep NAME`) and against merely fetching the
+// seven lists (`kubectl get --raw` each), over the population of bench/population, in
+// the same run. It prints a Markdown table of wall times and peak RSS (median of
+// --runs). `make bench-refs` runs it on a throw-away local control plane; see
+// bench/README.md for the recorded figures.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/rotor-project/rotor/bench/population"
+)
+
+var sevenKinds = []string{
+	"/apis/apps/v1/deployments", "/apis/apps/v1/statefulsets", "/apis/apps/v1/daemonsets", "/apis/apps/v1/replicasets",
+	"/apis/batch/v1/cronjobs", "/apis/batch/v1/jobs", "/api/v1/pods",
+}
+
+func main() {
+	kubeconfig := flag.String("kubeconfig", os.Getenv("ROTOR_TEST_KUBECONFIG"), "kubeconfig of the cluster (default $ROTOR_TEST_KUBECONFIG)")
+	kubectl := flag.String("kubectl", "kubectl", "kubectl binary of the cluster's version")
+	rotor := flag.String("rotor", "bin/rotor", "rotor binary")
+	namespaces := flag.Int("namespaces", 100, "namespaces in the population (the issue's full size is 1000)")
+	runs := flag.Int("runs", 3, "runs of each measurement; the median is reported")
+	flag.Parse()
+	if err := run(*kubeconfig, *kubectl, *rotor, *namespaces, *runs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-refs:", err)
+		os.Exit(1)
+	}
+}
+
+func run(kubeconfig, kubectl, rotor string, namespaces, runs int) error {
+	if kubeconfig == "" {
+		return errors.New("no cluster: set --kubeconfig or ROTOR_TEST_KUBECONFIG")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = 300, 600
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	spec := population.Issue3(namespaces)
+	start := time.Now()
+	if err := population.Create(ctx, c, spec, os.Stderr); err != nil {
+		return err
+	}
+	if err := population.WaitSettled(ctx, c, spec, os.Stderr); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "population ready in %s\n", time.Since(start).Round(time.Second))
+	time.Sleep(5 * time.Second) // let the controllers finish their last status writes
+
+	name := spec.Current()
+	env := append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	kinds := "deployments,statefulsets,daemonsets,replicasets,cronjobs,jobs,pods"
+	pipeline := fmt.Sprintf("%s get %s -A -o yaml | grep %s", kubectl, kinds, name)
+
+	// Sizes and match counts, once.
+	yamlBytes, _, err := capture(env, "bash", "-c", fmt.Sprintf("%s get %s -A -o yaml | wc -c", kubectl, kinds))
+	if err != nil {
+		return err
+	}
+	grepLines, _, err := capture(env, "bash", "-c", pipeline+" | wc -l")
+	if err != nil {
+		return err
+	}
+	objects, _, err := capture(env, "bash", "-c", fmt.Sprintf("%s get %s -A --no-headers | wc -l", kubectl, kinds))
+	if err != nil {
+		return err
+	}
+	refsOut, _, err := capture(env, rotor, "refs", name, "-A", "-o", "json")
+	if err != nil {
+		return err
+	}
+	refsCount := strings.Count(refsOut, `"secret": "`)
+
+	var grepT, rawT, rotorT []measure
+	for i := 0; i < runs; i++ {
+		m, err := timed(env, "bash", "-c", pipeline+" >/dev/null")
+		if err != nil {
+			return err
+		}
+		grepT = append(grepT, m)
+		var raw measure
+		for _, p := range sevenKinds {
+			m, err := timed(env, kubectl, "get", "--raw", p)
+			if err != nil {
+				return err
+			}
+			raw.wall += m.wall
+			raw.rssKB = max(raw.rssKB, m.rssKB)
+		}
+		rawT = append(rawT, raw)
+		m, err = timed(env, rotor, "refs", name, "-A")
+		if err != nil {
+			return err
+		}
+		rotorT = append(rotorT, m)
+	}
+	g, r, x := median(grepT), median(rawT), median(rotorT)
+	fmt.Printf("Population: %d namespaces, %s objects of the seven kinds, %s bytes of YAML; %s lines matched by grep, %d references found by rotor.\n\n",
+		namespaces, strings.TrimSpace(objects), strings.TrimSpace(yamlBytes), strings.TrimSpace(grepLines), refsCount)
+	fmt.Printf("| measurement (median of %d) | wall | peak RSS |\n|---|---|---|\n", runs)
+	fmt.Printf("| `kubectl get %s -A -o yaml \\| grep NAME` | %s | %d MB |\n", kinds, g.wall.Round(time.Millisecond), g.rssKB/1024)
+	fmt.Printf("| `kubectl get --raw` of the seven lists, one after another | %s | %d MB (largest) |\n", r.wall.Round(time.Millisecond), r.rssKB/1024)
+	fmt.Printf("| `rotor refs NAME -A` | %s | %d MB |\n\n", x.wall.Round(time.Millisecond), x.rssKB/1024)
+	fmt.Printf("rotor / grep pipeline: %.3f (target ≤ 0.1); rotor / raw fetch: %.2f (target ≤ 2); rotor peak RSS %d MB (target ≤ 150)\n",
+		x.wall.Seconds()/g.wall.Seconds(), x.wall.Seconds()/r.wall.Seconds(), x.rssKB/1024)
+	return nil
+}
+
+type measure struct {
+	wall  time.Duration
+	rssKB int64
+}
+
+// timed runs a command with its output discarded and returns its wall time and the peak
+// RSS of it and its descendants.
+func timed(env []string, name string, args ...string) (measure, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	cmd.Stdout = io.Discard
+	var errBuf bytes.Buffer
+	cmd.Stderr = &errBuf
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return measure{}, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, errBuf.String())
+	}
+	m := measure{wall: time.Since(start)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.rssKB = ru.Maxrss
+	}
+	return m, nil
+}
+
+func capture(env []string, name string, args ...string) (string, string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	var out, errBuf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errBuf
+	if err := cmd.Run(); err != nil {
+		return "", "", fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, errBuf.String())
+	}
+	return out.String(), errBuf.String(), nil
+}
+
+func median(ms []measure) measure {
+	sort.Slice(ms, func(i, j int) bool { return ms[i].wall < ms[j].wall })
+	return ms[len(ms)/2]
+}
