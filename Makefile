@@ -82,6 +82,11 @@ $(GOLANGCI_LINT):
 bench-cleanup: $(LOCALCLUSTER) ## rotor cleanup over 1,000 namespaces: 10 candidates within 1.2x of 1 (bench/cleanup/README.md)
 	ROTOR_BENCH=1 hack/with-cluster.sh $(GO) test -count=1 -v -timeout 30m ./bench/cleanup
 
+.PHONY: bench-refs
+bench-refs: build $(LOCALCLUSTER) ## rotor refs -A vs kubectl|grep and raw fetch, over BENCH_NAMESPACES (default 100) namespaces (bench/README.md)
+	KUBECTL_DIR=$$(cd hack/localcluster && $(GO) run . bin) && \
+	hack/with-cluster.sh $(GO) run ./bench/refs --kubectl "$$KUBECTL_DIR/kubectl" --rotor bin/rotor --namespaces $(or $(BENCH_NAMESPACES),100)
+
 .PHONY: clean
 clean:
 	rm -rf bin
