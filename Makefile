@@ -87,6 +87,11 @@ bench-refs: build $(LOCALCLUSTER) ## rotor refs -A vs kubectl|grep and raw fetch
 	KUBECTL_DIR=$$(cd hack/localcluster && $(GO) run . bin) && \
 	hack/with-cluster.sh $(GO) run ./bench/refs --kubectl "$$KUBECTL_DIR/kubectl" --rotor bin/rotor --namespaces $(or $(BENCH_NAMESPACES),100)
 
+.PHONY: bench-rollout
+bench-rollout: build $(LOCALCLUSTER) ## rotor rollout/rollback vs kubectl patch + rollout status, 50 Deployments (bench/rollout/README.md)
+	KUBECTL_DIR=$$(cd hack/localcluster && $(GO) run . bin) && \
+	hack/with-cluster.sh $(GO) run ./bench/rollout --kubectl "$$KUBECTL_DIR/kubectl" --rotor bin/rotor
+
 .PHONY: clean
 clean:
 	rm -rf bin

@@ -53,6 +53,12 @@ func (f *factory) RESTConfig() (*rest.Config, error) {
 		return nil, fmt.Errorf("cannot load a kubeconfig: %w (set --kubeconfig or KUBECONFIG, or --context)", err)
 	}
 	cfg.UserAgent = "rotor/" + buildinfo.Version
+	// A rotation is a burst: a patch and a watch or two per consumer, in parallel.
+	// client-go's default of 5 requests/s would make 50 consumers take 20 s; the API
+	// server's priority and fairness still protects it.
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 100, 200
+	}
 	f.restConfig = cfg
 	return cfg, nil
 }
