@@ -215,7 +215,7 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 // checks, re-reads and deletes of many versions) like the reference search's do;
 // kubectl's default of 5 per second would make ten candidates cost seconds.
 func (o *CleanupOptions) cleaner() (*cleanup.Cleaner, error) {
-	finder, err := (&RefsOptions{f: o.f}).finder()
+	finder, err := o.f.Finder()
 	if err != nil {
 		return nil, err
 	}

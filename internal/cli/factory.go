@@ -114,8 +114,8 @@ func (f *factory) Dynamic() (dynamic.Interface, error) {
 	return c, nil
 }
 
-// Finder is the reference engine over the cluster: typed lists in protobuf, with a
-// client-side rate limit raised for a burst of paged lists.
+// Finder is the reference engine over the cluster (refs, rollout, status, cleanup):
+// typed lists in protobuf, with a client-side rate limit for a burst of paged lists.
 func (f *factory) Finder() (*refs.Finder, error) {
 	base, err := f.RESTConfig()
 	if err != nil {

@@ -10,11 +10,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rotor-project/rotor/internal/refs"
@@ -115,7 +110,7 @@ func (o *RefsOptions) query() refs.Query {
 // Run searches and prints. It fails (after printing) when part of the search could
 // not be done.
 func (o *RefsOptions) Run(ctx context.Context) error {
-	finder, err := o.finder()
+	finder, err := o.f.Finder()
 	if err != nil {
 		return err
 	}
@@ -163,37 +158,6 @@ func (o *RefsOptions) where() string {
 		return "any namespace"
 	}
 	return fmt.Sprintf("namespace %q", o.namespace)
-}
-
-// finder builds the clients: typed ones speak protobuf, and the client-side rate limit
-// is raised, since a search is a burst of paged lists.
-func (o *RefsOptions) finder() (*refs.Finder, error) {
-	base, err := o.f.RESTConfig()
-	if err != nil {
-		return nil, err
-	}
-	jsonCfg := rest.CopyConfig(base)
-	jsonCfg.QPS, jsonCfg.Burst = 50, 100
-	protoCfg := rest.CopyConfig(jsonCfg)
-	protoCfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	protoCfg.ContentType = "application/vnd.kubernetes.protobuf"
-	client, err := kubernetes.NewForConfig(protoCfg)
-	if err != nil {
-		return nil, err
-	}
-	dyn, err := dynamic.NewForConfig(jsonCfg)
-	if err != nil {
-		return nil, err
-	}
-	disc, err := discovery.NewDiscoveryClientForConfig(jsonCfg)
-	if err != nil {
-		return nil, err
-	}
-	meta, err := metadata.NewForConfig(jsonCfg)
-	if err != nil {
-		return nil, err
-	}
-	return &refs.Finder{Client: client, Dynamic: dyn, Discovery: disc, Metadata: meta}, nil
 }
 
 func notCheckedWhat(nc refs.NotChecked) string {
