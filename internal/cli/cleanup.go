@@ -290,7 +290,7 @@ func (o *CleanupOptions) hook() func(context.Context, *cleanup.Item) error {
 
 func (o *CleanupOptions) print(plan *cleanup.Plan) error {
 	if o.Output == "json" {
-		return writeCleanupJSON(o.streams.Out, newCleanupReport(plan, o.DryRun.strategy))
+		return printDocument(o.streams.Out, "json", newCleanupReport(plan, o.DryRun.strategy))
 	}
 	return printCleanupTable(o.streams.Out, plan, o.AllNamespaces, o.DryRun.strategy, "DETAILS")
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -219,13 +218,4 @@ func cleanupRefs(r []retention.Reference) []retention.Reference {
 		return []retention.Reference{}
 	}
 	return r
-}
-
-func writeCleanupJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
 }

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/template"
@@ -11,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	kscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/yaml"
 )
 
 func scheme() *runtime.Scheme { return kscheme.Scheme }
@@ -57,6 +60,24 @@ func examples(name, text string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// printDocument writes v as indented JSON, or as YAML when format is "yaml": the
+// documents of -o json|yaml.
+func printDocument(w io.Writer, format string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if format == "yaml" {
+		if b, err = yaml.JSONToYAML(b); err != nil {
+			return err
+		}
+	} else {
+		b = append(b, '\n')
+	}
+	_, err = w.Write(b)
+	return err
 }
 
 func isTerminal(stream any) bool {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -10,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/rotor-project/rotor/internal/refs"
 )
@@ -120,18 +118,7 @@ func (o *RefsOptions) Run(ctx context.Context) error {
 	}
 	switch o.Output {
 	case "json", "yaml":
-		b, err := json.MarshalIndent(newReferenceList(o.query(), res), "", "  ")
-		if err != nil {
-			return err
-		}
-		if o.Output == "yaml" {
-			if b, err = yaml.JSONToYAML(b); err != nil {
-				return err
-			}
-		} else {
-			b = append(b, '\n')
-		}
-		if _, err := o.streams.Out.Write(b); err != nil {
+		if err := printDocument(o.streams.Out, o.Output, newReferenceList(o.query(), res)); err != nil {
 			return err
 		}
 	default:

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/rotor-project/rotor/internal/rollout"
 )
@@ -142,19 +140,7 @@ func drain[T any](ch <-chan T, d time.Duration) {
 func (o *StatusOptions) print(st *rollout.Status) error {
 	switch o.Output {
 	case "json", "yaml":
-		b, err := json.MarshalIndent(st, "", "  ")
-		if err != nil {
-			return err
-		}
-		if o.Output == "yaml" {
-			if b, err = yaml.JSONToYAML(b); err != nil {
-				return err
-			}
-		} else {
-			b = append(b, '\n')
-		}
-		_, err = o.streams.Out.Write(b)
-		return err
+		return printDocument(o.streams.Out, o.Output, st)
 	}
 	if len(st.Consumers) == 0 {
 		fmt.Fprintf(o.streams.ErrOut, "No consumers of %q found.\n", st.Family)

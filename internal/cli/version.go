@@ -2,11 +2,9 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
 	"github.com/rotor-project/rotor/internal/buildinfo"
 )
@@ -79,18 +77,7 @@ func (o *VersionOptions) Run(ctx context.Context) error {
 	_ = ctx
 	switch o.Output {
 	case "json", "yaml":
-		b, err := json.MarshalIndent(info, "", "  ")
-		if err != nil {
-			return err
-		}
-		if o.Output == "yaml" {
-			if b, err = yaml.JSONToYAML(b); err != nil {
-				return err
-			}
-		} else {
-			b = append(b, '\n')
-		}
-		if _, err := o.streams.Out.Write(b); err != nil {
+		if err := printDocument(o.streams.Out, o.Output, info); err != nil {
 			return err
 		}
 	default:

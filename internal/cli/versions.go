@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/duration"
-	"sigs.k8s.io/yaml"
 
 	"github.com/rotor-project/rotor/internal/versions"
 )
@@ -100,19 +98,7 @@ func (o *VersionsOptions) Run(ctx context.Context) error {
 	switch o.Output {
 	case "json", "yaml":
 		doc := newVersionList(o.Family, infos)
-		b, err := json.MarshalIndent(doc, "", "  ")
-		if err != nil {
-			return err
-		}
-		if o.Output == "yaml" {
-			if b, err = yaml.JSONToYAML(b); err != nil {
-				return err
-			}
-		} else {
-			b = append(b, '\n')
-		}
-		_, err = o.streams.Out.Write(b)
-		return err
+		return printDocument(o.streams.Out, o.Output, doc)
 	case "name":
 		for _, i := range infos {
 			fmt.Fprintf(o.streams.Out, "secret/%s\n", i.Name)
