@@ -121,3 +121,18 @@ func TestVersionsAllNamespaces(t *testing.T) {
 		t.Fatalf("want one latest per namespace:\n%s", r.Stdout)
 	}
 }
+
+func TestShellCompletionOffersFamiliesFromTheCluster(t *testing.T) {
+	ns := clusterenv.Namespace(t)
+	versionsFixture(t, ns)
+	r := run(t, nil, "", "__complete", "versions", "-n", ns, "")
+	if r.Code != 0 {
+		t.Fatalf("completion: %+v", r)
+	}
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	// Every name FAMILY-<timestamp> makes a family (the decoys authx and xauth are
+	// families of their own), then cobra's directive line.
+	if strings.Join(lines[:len(lines)-1], ",") != "auth,authx,xauth" || !strings.HasPrefix(lines[len(lines)-1], ":") {
+		t.Fatalf("completion offered %q", lines)
+	}
+}
