@@ -18,6 +18,7 @@ import (
 	"github.com/rotor-project/rotor/internal/gate"
 	"github.com/rotor-project/rotor/internal/notify"
 	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/internal/versions"
 	"github.com/rotor-project/rotor/internal/watch"
 )
@@ -144,7 +145,7 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	if err := g.Validate(ctx, step); err != nil {
 		return flatten("the analysis was refused before anything was recorded: %s", err)
 	}
-	eng := &watch.Engine{Client: client, Records: store, Clock: o.f.Clock}
+	eng := &watch.Engine{Client: client, Records: store, Clock: o.f.Clock, FindConsumers: o.consumers}
 	if o.Notify != "" {
 		hook := notify.Webhook{URL: o.Notify, Client: &http.Client{Timeout: 15 * time.Second}}
 		eng.Notify = hook.Post
@@ -256,4 +257,25 @@ func printWatchSummary(w io.Writer, s *watch.Summary, notifyURL string) {
 	case s.RollbackError != "":
 		fmt.Fprintf(w, "Rollback failed: %s\n", s.RollbackError)
 	}
+}
+
+// consumers finds the family's consumers with the reference engine, for Events when no
+// rotation record names them.
+func (o *WatchOptions) consumers(ctx context.Context, namespace, fam string) ([]gate.Workload, error) {
+	finder, err := o.f.Finder()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := rollout.RefsFinder{Finder: finder}.Consumers(ctx, namespace, fam)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gate.Workload, 0, len(cs))
+	for _, c := range cs {
+		if c.Bare {
+			continue
+		}
+		out = append(out, gate.Workload{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name})
+	}
+	return out, nil
 }
