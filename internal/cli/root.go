@@ -57,7 +57,9 @@ func Run(ctx context.Context, args []string, streams IOStreams, deps Deps) int {
 		return 0
 	}
 	if ctx.Err() != nil {
-		fmt.Fprintln(streams.ErrOut, "error: interrupted; nothing further was changed")
+		// Commands stop at the next safe point: a rotation in progress is rolled back
+		// (its error says what was undone).
+		fmt.Fprintln(streams.ErrOut, "error: interrupted: "+explain(err))
 		return 130
 	}
 	fmt.Fprintln(streams.ErrOut, "error: "+explain(err))

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -164,5 +165,42 @@ func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
 	d2, _ := c.AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{})
 	if d2.Annotations["previous-version.rotor.dev/app"] != v1 {
 		t.Fatalf("the rerun lost where the consumer came from: %v", d2.Annotations)
+	}
+}
+
+// TestCtrlCDuringABlueGreenStepAbortsCleanly interrupts a blue-green rollout (SIGINT,
+// what Ctrl-C sends) while it pauses at a step: blue is back at full size on its old
+// version, green is gone, the lock is released, and the exit status is 130.
+func TestCtrlCDuringABlueGreenStepAbortsCleanly(t *testing.T) {
+	ns := clusterenv.Namespace(t)
+	c := clusterenv.Client(t)
+	ctx := context.Background()
+	v1, v2 := twoVersions(t, ns, "app")
+	createDeployment(t, ns, deployment("web", v1, 4))
+	cmd := exec.Command(rotorBinary(t), "--kubeconfig", clusterenv.Kubeconfig(t), "rollout", "app", "-n", ns, "--to", v2, "--yes",
+		"--strategy", "bluegreen", "--steps", "50,100", "--pause", "1m")
+	errOut := &lockedBuffer{} // written by the process while the test reads it
+	cmd.Stderr = errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "the pause at 50 %", func() bool { return strings.Contains(errOut.String(), "pausing") })
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 || !strings.Contains(errOut.String(), "error: interrupted") {
+		t.Fatalf("exit %v, want 130 with a message:\n%s", err, errOut.String())
+	}
+	d, _ := c.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+	if *d.Spec.Replicas != 4 || templateSecrets(t, ns, "web")[0] != v1 {
+		t.Fatalf("blue not restored: replicas %d, names %v", *d.Spec.Replicas, templateSecrets(t, ns, "web"))
+	}
+	if _, err := c.AppsV1().Deployments(ns).Get(ctx, rollout.GreenName("web"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("green left behind: %v", err)
+	}
+	if l, _ := c.CoordinationV1().Leases(ns).List(ctx, metav1.ListOptions{}); len(l.Items) != 0 {
+		t.Fatal("the lock was not released")
 	}
 }
