@@ -83,8 +83,7 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.DryRun.strategy != dryRunNone {
-		fmt.Fprintln(o.streams.ErrOut, "dry run: nothing was changed")
-		return nil
+		return rot.dryRun(ctx, plan, o.DryRun.strategy, o.streams.ErrOut)
 	}
 	if len(plan.Active()) == 0 {
 		fmt.Fprintln(o.streams.Out, "nothing to do: every consumer in scope already names its rollback target")

@@ -160,8 +160,7 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.DryRun.strategy != dryRunNone {
-		fmt.Fprintln(o.streams.ErrOut, "dry run: nothing was changed")
-		return nil
+		return rot.dryRun(ctx, plan, o.DryRun.strategy, o.streams.ErrOut)
 	}
 	if len(plan.Active()) == 0 {
 		// Possibly a rerun after a crash: finish what is left (leftover green copies,

@@ -154,6 +154,20 @@ func stamp(d time.Duration) string {
 	return fmt.Sprintf("[%6.1fs]", d.Seconds())
 }
 
+// dryRun ends a --dry-run after the plan was printed: client stops there; server sends
+// every patch with dryRun=All, so the API server validates and admits them.
+func (r *rotation) dryRun(ctx context.Context, plan *rollout.Plan, strategy dryRunStrategy, progress io.Writer) error {
+	if strategy == dryRunServer {
+		if err := r.runner.DryRun(ctx, plan); err != nil {
+			return fmt.Errorf("the API server refused a re-point (dry run, nothing was changed): %w", err)
+		}
+		fmt.Fprintf(progress, "dry run (server): the API server accepted all %d patch(es); nothing was changed\n", len(plan.Active()))
+		return nil
+	}
+	fmt.Fprintln(progress, "dry run: nothing was changed")
+	return nil
+}
+
 // printPlan writes the plan as a table: consumer, field, from → to, and notes.
 func printPlan(w io.Writer, p *rollout.Plan) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)

@@ -133,3 +133,10 @@ func (r *Runner) Converge(ctx context.Context, p *Plan, o Options) (*Outcome, er
 	out.HealthyIn = r.Clock.Since(start)
 	return out, nil
 }
+
+// DryRun sends every patch of the plan with dryRun=All: the API server validates and
+// admits them (RBAC, admission, schema) without storing anything. No lock, no record.
+func (r *Runner) DryRun(ctx context.Context, p *Plan) error {
+	_, err := r.repointAll(ctx, p.Family, p.Active(), repoint.Options{DryRun: true, Annotate: true})
+	return err
+}

@@ -201,7 +201,11 @@ func (r *Runner) repointAll(ctx context.Context, fam string, items []Item, o rep
 				return
 			}
 			results[i] = *res
-			if !res.Unchanged() {
+			switch {
+			case res.Unchanged():
+			case o.DryRun:
+				r.emit(it.Consumer.String(), "would re-point %d reference(s) %s → %s (accepted by the API server, dry run)", len(res.Changes), res.Previous, it.To)
+			default:
 				r.emit(it.Consumer.String(), "re-pointed %d reference(s) %s → %s", len(res.Changes), res.Previous, it.To)
 			}
 		}()

@@ -209,6 +209,12 @@ func TestRolloutRefusalsChangeNothing(t *testing.T) {
 		t.Fatalf("dry run: %+v", r)
 	}
 	assertUnchanged(t, ns, before)
+	// --dry-run=server sends every patch with dryRun=All: accepted, nothing stored.
+	server := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--dry-run=server")
+	if server.Code != 0 || !strings.Contains(server.Stderr, "the API server accepted all 1 patch(es)") {
+		t.Fatalf("server dry run: %+v", server)
+	}
+	assertUnchanged(t, ns, before)
 }
 
 func TestRolloutKeepsAConcurrentWritersChange(t *testing.T) {
