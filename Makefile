@@ -26,7 +26,7 @@ $(LOCALCLUSTER): $(wildcard hack/localcluster/*.go) hack/localcluster/go.mod
 	cd hack/localcluster && $(GO) build -o ../../$(LOCALCLUSTER) .
 
 .PHONY: localcluster-build
-localcluster-build: $(LOCALCLUSTER) ## Build (or find cached) control-plane binaries
+localcluster-build: $(LOCALCLUSTER) ## Build (or find cached) control-plane binaries: minutes the first time, with progress
 	$(LOCALCLUSTER) build --components hack/localcluster/components >/dev/null
 
 .PHONY: cluster
@@ -51,7 +51,7 @@ test-deps: ## Install what the tests need beyond Go: a real Prometheus (Debian p
 	fi
 
 .PHONY: test
-test: test-deps lint fuzz ## All checks and tests: gofmt, vet, golangci-lint, fuzz, unit and e2e
+test: test-deps lint fuzz localcluster-build ## All checks and tests: gofmt, vet, golangci-lint, fuzz, unit and e2e
 	cd hack/localcluster && $(GO) test -count=1 -timeout 10m ./...
 	hack/with-cluster.sh $(GO) test -count=1 -timeout 30m ./...
 
@@ -60,7 +60,7 @@ unit: test-deps ## Tests that need no cluster (the analysis tests start a real P
 	$(GO) test -count=1 ./internal/... ./cmd/...
 
 .PHONY: e2e
-e2e: test-deps $(LOCALCLUSTER) ## Behaviour tests on a local control plane
+e2e: test-deps localcluster-build ## Behaviour tests on a local control plane
 	hack/with-cluster.sh $(GO) test -count=1 -timeout 30m ./test/...
 
 .PHONY: fuzz
