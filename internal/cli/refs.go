@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"runtime/debug"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -108,6 +113,7 @@ func (o *RefsOptions) query() refs.Query {
 // Run searches and prints. It fails (after printing) when part of the search could
 // not be done.
 func (o *RefsOptions) Run(ctx context.Context) error {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(refsMemoryLimit()))
 	finder, err := o.f.Finder()
 	if err != nil {
 		return err
@@ -117,8 +123,12 @@ func (o *RefsOptions) Run(ctx context.Context) error {
 		return err
 	}
 	switch o.Output {
-	case "json", "yaml":
-		if err := printDocument(o.streams.Out, o.Output, newReferenceList(o.query(), res)); err != nil {
+	case "json":
+		if err := printReferenceListJSON(o.streams.Out, o.query(), res); err != nil {
+			return err
+		}
+	case "yaml":
+		if err := printDocument(o.streams.Out, o.Output, newReferenceList(o.query(), res, true)); err != nil {
 			return err
 		}
 	default:
@@ -140,6 +150,22 @@ func (o *RefsOptions) Run(ctx context.Context) error {
 	return nil
 }
 
+// refsHeapLimit is the soft limit of the Go heap during `rotor refs`. A scan of every
+// namespace keeps each matching reference (tens of thousands in a large cluster) while
+// pages of objects come and go; with the default GC headroom (GOGC=100) the heap would
+// reach twice what is live. The limit makes the collector run sooner as the heap nears
+// it, so peak memory follows what is live. It is soft: a larger live heap is never
+// refused, only collected more often.
+const refsHeapLimit = 64 << 20
+
+// refsMemoryLimit is refsHeapLimit, unless GOMEMLIMIT (or the caller) already set one.
+func refsMemoryLimit() int64 {
+	if cur := debug.SetMemoryLimit(-1); cur != math.MaxInt64 {
+		return cur
+	}
+	return refsHeapLimit
+}
+
 func (o *RefsOptions) where() string {
 	if o.AllNamespaces {
 		return "any namespace"
@@ -157,45 +183,92 @@ func notCheckedWhat(nc refs.NotChecked) string {
 	return fmt.Sprintf("%s in namespace %s", nc.Kind, nc.Namespace)
 }
 
+// printRefsTable prints the references in aligned columns, byte for byte what
+// text/tabwriter (padding 3, spaces) would print, without holding the table in memory:
+// tens of thousands of rows would cost more than the references themselves. A first
+// pass measures each column, a second writes the rows through a small buffer.
 func printRefsTable(w io.Writer, res *refs.Result, wide, withNamespace, withFile bool) error {
-	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	cols := []string{"ROLE", "KIND", "NAME", "OWNER", "SECRET", "PATH"}
-	if withNamespace {
-		cols = append(cols[:1], append([]string{"NAMESPACE"}, cols[1:]...)...)
+	cols := refsColumns(wide, withNamespace, withFile)
+	widths := make([]int, len(cols)-1) // the last column is not padded
+	measureRow(widths, cols)
+	row := make([]string, 0, len(cols))
+	for i := range res.References {
+		row = refsRow(row[:0], &res.References[i], wide, withNamespace, withFile)
+		measureRow(widths, row)
 	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	writeRow(bw, widths, cols)
+	for i := range res.References {
+		row = refsRow(row[:0], &res.References[i], wide, withNamespace, withFile)
+		writeRow(bw, widths, row)
+	}
+	return bw.Flush()
+}
+
+// columnPadding is the space between two columns.
+const columnPadding = 3
+
+func refsColumns(wide, withNamespace, withFile bool) []string {
+	cols := []string{"ROLE"}
+	if withNamespace {
+		cols = append(cols, "NAMESPACE")
+	}
+	cols = append(cols, "KIND", "NAME", "OWNER", "SECRET", "PATH")
 	if withFile {
 		cols = append(cols, "FILE")
 	}
 	if wide {
 		cols = append(cols, "OPTIONAL", "KEYS", "REVISION", "OWNERS")
 	}
-	fmt.Fprintln(tw, strings.Join(cols, "\t"))
-	for _, r := range res.References {
-		secret := r.Secret
-		if r.Dangling {
-			secret += " (does not exist)"
-		}
-		row := []string{string(r.Role), r.Object.Kind, orDash(r.Object.Name), topOwner(r.Owners), secret, r.Path}
-		if withNamespace {
-			row = append(row[:1], append([]string{orDash(r.Object.Namespace)}, row[1:]...)...)
-		}
-		if withFile {
-			file := "-"
-			if r.File != "" {
-				file = r.File + ":" + strconv.Itoa(r.Line)
-			}
-			row = append(row, file)
-		}
-		if wide {
-			chain := make([]string, 0, len(r.Owners))
-			for _, o := range r.Owners {
-				chain = append(chain, o.Kind+"/"+o.Name)
-			}
-			row = append(row, strconv.FormatBool(r.Optional), orDash(strings.Join(r.Keys, ",")), orDash(r.Revision), orDash(strings.Join(chain, ",")))
-		}
-		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	return cols
+}
+
+// refsRow appends the cells of one reference to row, in refsColumns' order.
+func refsRow(row []string, r *refs.Reference, wide, withNamespace, withFile bool) []string {
+	secret := r.Secret
+	if r.Dangling {
+		secret += " (does not exist)"
 	}
-	return tw.Flush()
+	row = append(row, string(r.Role))
+	if withNamespace {
+		row = append(row, orDash(r.Object.Namespace))
+	}
+	row = append(row, r.Object.Kind, orDash(r.Object.Name), topOwner(r.Owners), secret, r.Path)
+	if withFile {
+		file := "-"
+		if r.File != "" {
+			file = r.File + ":" + strconv.Itoa(r.Line)
+		}
+		row = append(row, file)
+	}
+	if wide {
+		chain := make([]string, 0, len(r.Owners))
+		for _, o := range r.Owners {
+			chain = append(chain, o.Kind+"/"+o.Name)
+		}
+		row = append(row, strconv.FormatBool(r.Optional), orDash(strings.Join(r.Keys, ",")), orDash(r.Revision), orDash(strings.Join(chain, ",")))
+	}
+	return row
+}
+
+// measureRow widens widths to fit the row's cells, in runes as tabwriter counts.
+func measureRow(widths []int, row []string) {
+	for i := range widths {
+		widths[i] = max(widths[i], utf8.RuneCountInString(row[i])+columnPadding)
+	}
+}
+
+// writeRow writes the row's cells, each but the last padded with spaces to its width.
+func writeRow(w *bufio.Writer, widths []int, row []string) {
+	for i, cell := range row {
+		_, _ = w.WriteString(cell)
+		if i < len(widths) {
+			for n := widths[i] - utf8.RuneCountInString(cell); n > 0; n-- {
+				_ = w.WriteByte(' ')
+			}
+		}
+	}
+	_ = w.WriteByte('\n')
 }
 
 // topOwner is the outermost owner (the Deployment of a Pod's ReplicaSet), or "-".
@@ -265,7 +338,8 @@ func objectItem(o refs.ObjectRef) ObjectItem {
 	return ObjectItem{Kind: o.Kind, APIVersion: o.APIVersion, Namespace: o.Namespace, Name: o.Name, UID: string(o.UID)}
 }
 
-func newReferenceList(q refs.Query, res *refs.Result) ReferenceList {
+// newReferenceList is the document of res; its Items only when withItems.
+func newReferenceList(q refs.Query, res *refs.Result, withItems bool) ReferenceList {
 	l := ReferenceList{
 		APIVersion: "rotor.dev/v1alpha1", Kind: "ReferenceList",
 		Query:   ReferenceQuery{Names: nonNil(q.Names), Family: q.Family, Namespace: q.Namespace, Paths: nonNil(q.Paths)},
@@ -274,18 +348,60 @@ func newReferenceList(q refs.Query, res *refs.Result) ReferenceList {
 	for _, nc := range res.NotChecked {
 		l.NotChecked = append(l.NotChecked, NotCheckedItem(nc))
 	}
-	for _, r := range res.References {
-		item := ReferenceItem{
-			Secret: r.Secret, Role: string(r.Role), Object: objectItem(r.Object), Owners: []ObjectItem{},
-			Path: r.Path, Pointer: r.Pointer, Style: string(r.Style), Optional: r.Optional, Keys: nonNil(r.Keys), Container: r.Container,
-			Revision: r.Revision, Dangling: r.Dangling, File: r.File, Line: r.Line,
+	if withItems {
+		for i := range res.References {
+			l.Items = append(l.Items, referenceItem(&res.References[i]))
 		}
-		for _, o := range r.Owners {
-			item.Owners = append(item.Owners, objectItem(o))
-		}
-		l.Items = append(l.Items, item)
 	}
 	return l
+}
+
+func referenceItem(r *refs.Reference) ReferenceItem {
+	item := ReferenceItem{
+		Secret: r.Secret, Role: string(r.Role), Object: objectItem(r.Object), Owners: make([]ObjectItem, 0, len(r.Owners)),
+		Path: r.Path, Pointer: r.Pointer, Style: string(r.Style), Optional: r.Optional, Keys: nonNil(r.Keys), Container: r.Container,
+		Revision: r.Revision, Dangling: r.Dangling, File: r.File, Line: r.Line,
+	}
+	for _, o := range r.Owners {
+		item.Owners = append(item.Owners, objectItem(o))
+	}
+	return item
+}
+
+// printReferenceListJSON prints the document exactly as printDocument would, but one
+// item at a time: the whole document of tens of thousands of references, and its
+// encoding, would cost several times the references themselves. items is the last
+// field, so the document without items ends with `"items": []` + "\n}".
+func printReferenceListJSON(w io.Writer, q refs.Query, res *refs.Result) error {
+	head, err := json.MarshalIndent(newReferenceList(q, res, false), "", "  ")
+	if err != nil {
+		return err
+	}
+	if len(res.References) == 0 {
+		_, err = w.Write(append(head, '\n'))
+		return err
+	}
+	const emptyItems = "[]\n}"
+	if !bytes.HasSuffix(head, []byte(emptyItems)) {
+		return fmt.Errorf("internal error: the ReferenceList document does not end with its items")
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	_, _ = bw.Write(head[:len(head)-len(emptyItems)])
+	_, _ = bw.WriteString("[\n")
+	for i := range res.References {
+		b, err := json.MarshalIndent(referenceItem(&res.References[i]), "    ", "  ")
+		if err != nil {
+			return err
+		}
+		_, _ = bw.WriteString("    ")
+		_, _ = bw.Write(b)
+		if i < len(res.References)-1 {
+			_ = bw.WriteByte(',')
+		}
+		_ = bw.WriteByte('\n')
+	}
+	_, _ = bw.WriteString("  ]\n}\n")
+	return bw.Flush()
 }
 
 func nonNil(s []string) []string {

@@ -148,9 +148,13 @@ type scan struct {
 	limit  int64
 	match  matcher
 
-	mu         sync.Mutex
-	found      []pending
+	mu sync.Mutex
+	// found are the matching references, their owners and roles not yet settled;
+	// pending[i] is what settles found[i].
+	found      []Reference
+	pending    []pending
 	owners     ownerIndex
+	strs       interner
 	notChecked []NotChecked
 }
 
@@ -167,22 +171,31 @@ func (s *scan) visit(walk runtime.Object, meta metav1.Object, info objectInfo) {
 	s.record(meta, info, refs, err)
 }
 
-// record notes the object in the owner index and keeps its references.
+// record notes the object in the owner index and keeps its references, with their
+// repeated strings interned: tens of thousands of references share a few paths,
+// Secrets and namespaces.
 func (s *scan) record(meta metav1.Object, info objectInfo, refs []secretref.Ref, err error) {
-	self := ObjectRef{Kind: info.kind, APIVersion: info.apiVersion, Namespace: meta.GetNamespace(), Name: meta.GetName(), UID: meta.GetUID()}
-	owner, hasOwner := controllerOf(meta)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	self := ObjectRef{Kind: info.kind, APIVersion: info.apiVersion, Namespace: s.strs.str(meta.GetNamespace()),
+		Name: meta.GetName(), UID: meta.GetUID()}
+	owner, hasOwner := controllerOf(meta)
+	if hasOwner {
+		owner = s.strs.objectRef(owner)
+	}
 	if err != nil {
 		s.notChecked = append(s.notChecked, NotChecked{Kind: info.kind, Namespace: self.Namespace,
 			Reason: fmt.Sprintf("cannot read %s: %v", self.Name, err)})
 	}
 	s.owners.note(self, owner, hasOwner, info)
 	for _, r := range refs {
-		s.found = append(s.found, pending{ref: Reference{
-			Object: self, Path: r.Path, Pointer: r.Pointer, Secret: r.Name, Style: r.Style, Optional: r.Optional,
-			Keys: r.Keys, Container: r.Container, Role: info.role, Revision: info.revisionString(),
-		}, info: info, owner: owner, hasOwner: hasOwner})
+		s.found = append(s.found, Reference{
+			Object: self, Path: s.strs.str(r.Path), Pointer: s.strs.str(r.Pointer), Secret: s.strs.str(r.Name),
+			Style: r.Style, Optional: r.Optional, Keys: s.strs.stringSlice(r.Keys), Container: s.strs.str(r.Container),
+			Role: info.role, Revision: s.strs.str(info.revisionString()),
+		})
+		s.pending = append(s.pending, pending{owner: owner, hasOwner: hasOwner, history: info.history,
+			revision: info.revision, active: info.active})
 	}
 }
 
@@ -192,7 +205,7 @@ func (f *Finder) scanCluster(ctx context.Context, q Query, m matcher, res *Resul
 	if limit <= 0 {
 		limit = 500
 	}
-	s := &scan{client: f.Client, ns: q.Namespace, limit: limit, match: m, owners: newOwnerIndex()}
+	s := &scan{client: f.Client, ns: q.Namespace, limit: limit, match: m, owners: newOwnerIndex(), strs: newInterner()}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -241,7 +254,11 @@ func (f *Finder) scanCluster(ctx context.Context, q Query, m matcher, res *Resul
 	if firstErr != nil {
 		return firstErr
 	}
-	res.References = append(res.References, s.resolve()...)
+	if len(res.References) == 0 {
+		res.References = s.resolve() // no copy of the largest slice of the scan
+	} else {
+		res.References = append(res.References, s.resolve()...)
+	}
 	res.NotChecked = append(res.NotChecked, s.notChecked...)
 	if existing != nil {
 		res.Missing = existing.mark(res.References, q)

@@ -15,7 +15,9 @@
 //
 // A cluster scan lists each kind in its own goroutine, page by page, visits each object
 // as the page arrives and keeps only the references and a small owner index, never the
-// objects: memory stays flat however many objects there are. Typed clients should use
+// objects: memory grows with the matches, not with the objects. The strings references
+// repeat (paths, Secrets, namespaces, owners) are stored once, and references with the
+// same owner share one owner chain. Typed clients should use
 // protobuf (the caller's rest.Config decides). A kind the caller may not list is
 // reported in Result.NotChecked, never skipped silently. Names are matched exactly, in
 // reference fields only: a name inside an annotation, an env value or a ConfigMap is
@@ -83,6 +85,7 @@ type Reference struct {
 	// Object is the referencing object.
 	Object ObjectRef
 	// Owners is the owner chain, nearest first: a Pod's ReplicaSet, then its Deployment.
+	// References with the same owner share one slice: read it, do not modify it.
 	Owners []ObjectRef
 	// Path is the exact field path, e.g.
 	// spec.template.spec.containers[name=app].envFrom[0].secretRef.

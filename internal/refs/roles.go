@@ -149,49 +149,60 @@ func (x ownerIndex) chain(owner ObjectRef) []ObjectRef {
 	return out
 }
 
-// pending is a reference whose owners and role are settled once every kind is listed.
+// pending is what settles a reference's owner chain and role once every kind is
+// listed: its object's controlling owner and place in a revision history.
 type pending struct {
-	ref      Reference
-	info     objectInfo
 	owner    ObjectRef
 	hasOwner bool
+	history  history
+	active   bool
+	revision int64
 }
 
-// resolve fills in owner chains and the roles of revision-history entries.
+// resolve fills in owner chains and the roles of revision-history entries, in place.
+// References with the same owner share one chain slice.
 func (s *scan) resolve() []Reference {
-	out := make([]Reference, 0, len(s.found))
-	for _, p := range s.found {
-		r := p.ref
-		if p.hasOwner {
-			r.Owners = s.owners.chain(p.owner)
-			r.Role = s.owners.historyRole(p)
+	chains := map[ObjectRef][]ObjectRef{}
+	for i := range s.found {
+		p := &s.pending[i]
+		if !p.hasOwner {
+			continue
 		}
-		out = append(out, r)
+		chain, ok := chains[p.owner]
+		if !ok {
+			chain = s.owners.chain(p.owner)
+			chains[p.owner] = chain
+		}
+		r := &s.found[i]
+		r.Owners = chain
+		r.Role = s.owners.historyRole(p, r.Role)
 	}
+	out := s.found
+	s.found, s.pending = nil, nil
 	return out
 }
 
 // historyRole is live for the current entry of a revision history (and for a
-// ReplicaSet that still runs pods), rollback-target for older entries.
-func (x ownerIndex) historyRole(p pending) Role {
-	switch p.info.history {
+// ReplicaSet that still runs pods), rollback-target for older entries; role otherwise.
+func (x ownerIndex) historyRole(p *pending, role Role) Role {
+	switch p.history {
 	case replicaSetHistory:
-		if p.info.active {
+		if p.active {
 			return RoleLive
 		}
 		cur, ok := x.current[p.owner.UID]
 		if !ok {
 			cur = x.newest[replicaSetHistory][p.owner.UID]
 		}
-		if p.info.revision == cur {
+		if p.revision == cur {
 			return RoleLive
 		}
 		return RoleRollbackTarget
 	case controllerRevisionHistory:
-		if p.info.revision == x.newest[controllerRevisionHistory][p.owner.UID] {
+		if p.revision == x.newest[controllerRevisionHistory][p.owner.UID] {
 			return RoleLive
 		}
 		return RoleRollbackTarget
 	}
-	return p.ref.Role
+	return role
 }
