@@ -12,7 +12,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"sort"
@@ -31,7 +30,17 @@ var sevenKinds = []string{
 	"/apis/batch/v1/cronjobs", "/apis/batch/v1/jobs", "/api/v1/pods",
 }
 
+// launcherEnv makes this program a launcher: it runs its arguments and reports their
+// peak RSS on stderr (see timed).
+const launcherEnv = "BENCH_REFS_LAUNCHER"
+
+// rssPrefix starts the launcher's last line of stderr.
+const rssPrefix = "bench-refs: maxrss KiB "
+
 func main() {
+	if os.Getenv(launcherEnv) == "1" {
+		os.Exit(launch(os.Args[1:]))
+	}
 	kubeconfig := flag.String("kubeconfig", os.Getenv("ROTOR_TEST_KUBECONFIG"), "kubeconfig of the cluster (default $ROTOR_TEST_KUBECONFIG)")
 	kubectl := flag.String("kubectl", "kubectl", "kubectl binary of the cluster's version")
 	rotor := flag.String("rotor", "bin/rotor", "rotor binary")
@@ -134,11 +143,19 @@ type measure struct {
 }
 
 // timed runs a command with its output discarded and returns its wall time and the peak
-// RSS of it and its descendants.
+// RSS of it and its descendants. The command is started by a launcher (this program,
+// re-executed while still small) rather than directly: Linux counts in a child's
+// ru_maxrss the high-water RSS of the process it was exec'ed from, and Go starts
+// children sharing its own memory (vfork), so a direct child would report at least this
+// program's peak (hundreds of MB after listing and capturing the population). The
+// launcher's own ~20 MB is the floor of the figures.
 func timed(env []string, name string, args ...string) (measure, error) {
-	cmd := exec.Command(name, args...)
-	cmd.Env = env
-	cmd.Stdout = io.Discard
+	self, err := os.Executable()
+	if err != nil {
+		return measure{}, err
+	}
+	cmd := exec.Command(self, append([]string{name}, args...)...)
+	cmd.Env = append(env, launcherEnv+"=1")
 	var errBuf bytes.Buffer
 	cmd.Stderr = &errBuf
 	start := time.Now()
@@ -146,10 +163,48 @@ func timed(env []string, name string, args ...string) (measure, error) {
 		return measure{}, fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, errBuf.String())
 	}
 	m := measure{wall: time.Since(start)}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		m.rssKB = ru.Maxrss
+	out := errBuf.String()
+	i := strings.LastIndex(out, rssPrefix)
+	if i < 0 {
+		return measure{}, fmt.Errorf("%s %s: the launcher did not report the peak RSS: %s", name, strings.Join(args, " "), out)
+	}
+	if _, err := fmt.Sscan(out[i+len(rssPrefix):], &m.rssKB); err != nil {
+		return measure{}, fmt.Errorf("%s %s: reading the peak RSS: %w", name, strings.Join(args, " "), err)
 	}
 	return m, nil
+}
+
+// launch runs args with stdout to /dev/null, passes its stderr through, then reports its
+// peak RSS (wait4's, which covers its descendants) and exits with its status.
+func launch(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "bench-refs: launcher: no command")
+		return 2
+	}
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench-refs: launcher:", err)
+		return 2
+	}
+	defer devNull.Close()
+	cmd := exec.Command(args[0], args[1:]...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, launcherEnv+"=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Stdout, cmd.Stderr = devNull, os.Stderr
+	runErr := cmd.Run()
+	if cmd.ProcessState == nil {
+		fmt.Fprintln(os.Stderr, "bench-refs: launcher:", runErr)
+		return 2
+	}
+	var rssKB int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rssKB = ru.Maxrss
+	}
+	fmt.Fprintf(os.Stderr, "\n%s%d\n", rssPrefix, rssKB)
+	return cmd.ProcessState.ExitCode()
 }
 
 func capture(env []string, name string, args ...string) (string, string, error) {
