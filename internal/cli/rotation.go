@@ -90,7 +90,6 @@ func canonicalKind(k string) string {
 type rotation struct {
 	planner *rollout.Planner
 	runner  *rollout.Runner
-	status  *rollout.StatusReader
 }
 
 func newRotation(ctx context.Context, f *factory, progress io.Writer, leaseDuration time.Duration) (*rotation, error) {
@@ -145,9 +144,22 @@ func newRotation(ctx context.Context, f *factory, progress io.Writer, leaseDurat
 				fmt.Fprintf(progress, "%s  %-32s %s\n", stamp(e.Time.Sub(start)), obj, e.Message)
 			},
 		},
-		status: &rollout.StatusReader{Client: client, Finder: consumers},
 	}
 	return r, nil
+}
+
+// newStatusReader is what `status` needs: the consumers and their pods, read only
+// (no identity lookup, no lock).
+func newStatusReader(f *factory) (*rollout.StatusReader, error) {
+	client, err := f.Client()
+	if err != nil {
+		return nil, err
+	}
+	finder, err := f.Finder()
+	if err != nil {
+		return nil, err
+	}
+	return &rollout.StatusReader{Client: client, Finder: rollout.RefsFinder{Finder: finder}}, nil
 }
 
 func stamp(d time.Duration) string {

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -66,12 +65,12 @@ line per change otherwise, and ends when every consumer runs one version.`,
 
 // Run reads the status once, or until converged with --watch.
 func (o *StatusOptions) Run(ctx context.Context) error {
-	rot, err := newRotation(ctx, o.f, io.Discard, 0)
+	reader, err := newStatusReader(o.f)
 	if err != nil {
 		return err
 	}
 	if !o.Watch {
-		st, err := rot.status.Read(ctx, o.namespace, o.Family)
+		st, err := reader.Read(ctx, o.namespace, o.Family)
 		if err != nil {
 			return err
 		}
@@ -90,7 +89,7 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	tty := o.f.IsTerminal(o.streams.Out)
 	last := ""
 	for {
-		st, err := rot.status.Read(ctx, o.namespace, o.Family)
+		st, err := reader.Read(ctx, o.namespace, o.Family)
 		if err != nil {
 			return err
 		}

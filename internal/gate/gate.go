@@ -84,15 +84,3 @@ type Gate interface {
 type Validator interface {
 	Validate(ctx context.Context, step Step) error
 }
-
-// Func adapts a function to a Gate.
-type Func struct {
-	GateName string
-	F        func(ctx context.Context, step Step) Verdict
-}
-
-// Name returns the gate's name.
-func (f Func) Name() string { return f.GateName }
-
-// Run calls F.
-func (f Func) Run(ctx context.Context, step Step) Verdict { return f.F(ctx, step) }

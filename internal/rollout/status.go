@@ -130,7 +130,7 @@ func (s *StatusReader) consumer(ctx context.Context, c Consumer, fam string) (Co
 		specVersions(&d.Spec.Template.Spec)
 		selector, state, cs.Desired, uid = d.Spec.Selector, health.DaemonSet(d), d.Status.DesiredNumberScheduled, string(d.UID)
 	default:
-		return s.specOnly(ctx, c, fam, cs)
+		return specOnly(c, cs), nil
 	}
 	cs.Phase = state.Message
 	sel, err := metav1.LabelSelectorAsSelector(selector)
@@ -200,11 +200,11 @@ func (s *StatusReader) consumer(ctx context.Context, c Consumer, fam string) (Co
 }
 
 // specOnly covers consumers that have no pods of their own to count.
-func (s *StatusReader) specOnly(ctx context.Context, c Consumer, fam string, cs ConsumerStatus) (ConsumerStatus, error) {
-	cs.Done = true
+func specOnly(c Consumer, cs ConsumerStatus) ConsumerStatus {
+	cs.Done, cs.Phase = true, "n/a"
 	switch {
 	case c.Bare:
-		cs.Note, cs.Done = "a Pod without a controller: recreate it to change versions", false
+		cs.Note, cs.Done, cs.Phase = "a Pod without a controller: recreate it to change versions", false, ""
 	case c.Running:
 		cs.Note = "a running Job: keeps its version until it finishes"
 	case c.Kind == "CronJob":
@@ -212,11 +212,7 @@ func (s *StatusReader) specOnly(ctx context.Context, c Consumer, fam string, cs 
 	default:
 		cs.Note = "takes its version at once"
 	}
-	if _, ok := readResources[c.Kind]; !ok || c.Bare {
-		return cs, nil
-	}
-	cs.Phase = "n/a"
-	return cs, nil
+	return cs
 }
 
 func podReady(p *corev1.Pod) bool {
