@@ -23,6 +23,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -186,5 +187,16 @@ func Namespace(t testing.TB) string {
 		defer cancel()
 		_ = c.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
 	})
+	// The controller-manager fills a new namespace with its default ServiceAccount and
+	// the kube-root-ca.crt ConfigMap. Wait for both, so a test that compares the
+	// namespace before and after never sees them arrive in between.
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, saErr := c.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{})
+		_, cmErr := c.CoreV1().ConfigMaps(name).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		return saErr == nil && cmErr == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("namespace %s: the controller-manager did not create its default ServiceAccount and kube-root-ca.crt: %v", name, err)
+	}
 	return name
 }
