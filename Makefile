@@ -63,6 +63,12 @@ unit: test-deps ## Tests that need no cluster (the analysis tests start a real P
 e2e: test-deps localcluster-build ## Behaviour tests on a local control plane
 	hack/with-cluster.sh $(GO) test -count=1 -timeout 30m ./test/...
 
+CONTROLLER_GEN := sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+
+.PHONY: generate
+generate: ## Regenerate the deep copies of api/v1alpha1 (controller-gen from the Go module proxy)
+	$(GO) run $(CONTROLLER_GEN) object paths=./api/...
+
 .PHONY: fuzz
 fuzz: ## Fuzz the version-name parser briefly
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/family
