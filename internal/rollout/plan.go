@@ -72,6 +72,11 @@ type Item struct {
 	Skip bool
 	// Rolls is set for kinds that roll pods out (and are waited on).
 	Rolls bool
+	// UID is the consumer's UID when planned; Annotation its previous-version
+	// annotation then ("" when none); Current the version it named then.
+	UID        string
+	Annotation string
+	Current    string
 }
 
 // Plan is what a rotation will do.
@@ -251,6 +256,10 @@ func (pl *Planner) item(ctx context.Context, c Consumer, fam, to string) (Item, 
 	}
 	res := repoint.Plan(obj, fam, to)
 	item.Changes = res.Changes
+	item.UID, item.Annotation, item.Current = string(obj.GetUID()), res.Recorded, res.Previous
+	if res.Unchanged() {
+		item.Current = to
+	}
 	switch c.Kind {
 	case "Deployment", "StatefulSet", "DaemonSet", "Rollout":
 		item.Rolls = true
