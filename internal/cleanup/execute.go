@@ -46,6 +46,7 @@ func (c *Cleaner) Execute(ctx context.Context, plan *Plan, opts ExecuteOptions) 
 	if d.records, err = c.records(ctx, plan.Request); err != nil {
 		return err
 	}
+	d.inProgress = inProgress(d.records)
 	var deleting []*Item
 	for _, i := range idx {
 		it := &plan.Items[i]
