@@ -116,6 +116,8 @@ type Plan struct {
 	NotChecked []refs.NotChecked
 	// Scans counts reference scans: one per plan, one more per execute.
 	Scans int
+	// JournalsPruned are the rotation journals the journal retention deleted (or would).
+	JournalsPruned []*v1alpha1.SecretRotation
 }
 
 // ToDelete returns the indexes of items planned for deletion.
