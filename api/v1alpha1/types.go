@@ -69,7 +69,7 @@ const LatestTarget = "latest"
 
 // RotationSpec is what was asked.
 //
-// +kubebuilder:validation:XValidation:rule="self.action != 'Rollout' || self.target != ''",message="a rollout needs a target: a version name or latest"
+// +kubebuilder:validation:XValidation:rule="self.action != 'Rollout' || self.target != ”",message="a rollout needs a target: a version name or latest"
 type RotationSpec struct {
 	// Family is the Secret family: versions are named FAMILY-YYYYMMDDHHMMSS.
 	// +kubebuilder:validation:MinLength=1

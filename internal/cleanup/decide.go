@@ -30,13 +30,13 @@ type cronJobInfo struct {
 
 // decider classifies candidates against one scan result.
 type decider struct {
-	c        *Cleaner
-	req      Request
-	now      time.Time
-	records  []*v1alpha1.SecretRotation
+	c       *Cleaner
+	req     Request
+	now     time.Time
+	records []*v1alpha1.SecretRotation
 	// inProgress names the rotation that still names a version (namespace/version).
 	inProgress map[string]string
-	cronJobs map[string]*cronJobInfo
+	cronJobs   map[string]*cronJobInfo
 }
 
 // decide sets it.Decision and it.Outcome from the references in res.

@@ -47,8 +47,8 @@ type RolloutOptions struct {
 	steps        []int
 	run          string
 	analysisJSON []byte
-	streams IOStreams
-	f       *factory
+	streams      IOStreams
+	f            *factory
 }
 
 // NewCmdRollout builds `rotor rollout FAMILY --to VERSION|latest`.

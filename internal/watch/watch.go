@@ -17,10 +17,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/analysis"
 	"github.com/rotor-project/rotor/internal/gate"
 	"github.com/rotor-project/rotor/internal/notify"
-	"github.com/rotor-project/rotor/api/v1alpha1"
 )
 
 // Journal is where rotations are recorded (journal.Store).

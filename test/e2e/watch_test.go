@@ -18,8 +18,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rotor-project/rotor/internal/cli"
 	"github.com/rotor-project/rotor/api/v1alpha1"
+	"github.com/rotor-project/rotor/internal/cli"
 	"github.com/rotor-project/rotor/internal/journal"
 	"github.com/rotor-project/rotor/test/clusterenv"
 	"github.com/rotor-project/rotor/test/promenv"
