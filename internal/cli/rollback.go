@@ -175,6 +175,14 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if reverts == nil && final.Spec.Action == v1alpha1.ActionRollback && final.Status.Phase == v1alpha1.Succeeded && final.Spec.Reverts != "" {
+		// A resumed rollback: record on the rollout it reversed that it is reversed.
+		if rev, gerr := r.eng.Journal.Get(lk.ctx, ns, final.Spec.Reverts); gerr == nil && rev.Status.RevertedBy == "" {
+			if err := markReverted(lk.ctx, r, rev, final.Name); err != nil {
+				return err
+			}
+		}
+	}
 	st := final.Status
 	fmt.Fprintf(o.streams.Out, "all references re-pointed in %s\n", since(st.Started, st.Repointed))
 	if st.Phase == v1alpha1.Succeeded {
