@@ -109,7 +109,9 @@ func TestKilledAtEachStepConvergesWhenRunAgain(t *testing.T) {
 	}{
 		{"rolling, killed about to re-point, run again with the same flags", nil, intentIs("Repoint", 0, v1alpha1.ActionRollout), nil, false},
 		{"rolling, killed waiting for health, run again without the flags", nil,
-			func(r *v1alpha1.SecretRotation) bool { return r.Status.Repointed != nil && r.Status.Phase == v1alpha1.Progressing }, []string{}, false},
+			func(r *v1alpha1.SecretRotation) bool {
+				return r.Status.Repointed != nil && r.Status.Phase == v1alpha1.Progressing
+			}, []string{}, false},
 		{"bluegreen, killed about to create green, run again with the same flags", bg, intentIs("CreateGreen", 0, v1alpha1.ActionRollout), nil, false},
 		{"bluegreen, killed about to scale the first step, run again with the default strategy", bg, intentIs("Scale", 0, v1alpha1.ActionRollout), []string{}, false},
 		{"bluegreen, killed in the first step's pause, run again with the default strategy", bg,
