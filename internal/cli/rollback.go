@@ -101,7 +101,7 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 		// An interrupted run: finish it under the lock below (a rollout is rolled back).
 	case o.To != "":
 		plan, err := r.eng.Planner.Plan(ctx, rollout.Request{Family: o.Family, Namespace: ns, To: o.To, Back: true,
-			Selector: o.Scope.selector, Workloads: o.Scope.workloads})
+			Selector: o.Scope.selector, Workloads: o.Scope.workloads, AllowDrift: o.Scope.AllowDrift})
 		if err != nil {
 			return err
 		}

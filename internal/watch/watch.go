@@ -14,6 +14,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
@@ -38,7 +39,9 @@ const (
 
 // Engine runs watches.
 type Engine struct {
-	Client  kubernetes.Interface
+	Client kubernetes.Interface
+	// Dynamic looks up the UID of each consumer an Event goes to, whatever its kind.
+	Dynamic dynamic.Interface
 	Records Journal
 	Clock   clock.Clock
 	// FindConsumers finds the family's consumers when no rotation record names them.
