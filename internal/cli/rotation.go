@@ -62,7 +62,6 @@ func (s *scopeFlags) complete(f *factory) error {
 	return nil
 }
 
-
 func stamp(d time.Duration) string {
 	return fmt.Sprintf("[%6.1fs]", d.Seconds())
 }
