@@ -18,7 +18,7 @@ import (
 // converge checks, read only, that consumers already on their target are healthy:
 // what a rerun does when nothing is left to re-point and no journal is unfinished.
 func (r *runner) converge(ctx context.Context, rot *v1alpha1.SecretRotation) error {
-	w := &health.Waiter{Client: r.eng.Clients.Typed, Progress: func(w health.Workload, msg string) {
+	w := &health.Waiter{Client: r.eng.Clients.Typed, Dynamic: r.eng.Clients.Dynamic, Progress: func(w health.Workload, msg string) {
 		fmt.Fprintf(r.progress, "%s  %-32s %s\n", stamp(r.f.Clock.Since(r.start)), w, msg)
 	}}
 	timeout := rotation.DefaultTimeout

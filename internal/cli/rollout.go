@@ -221,6 +221,11 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer lk.release()
+	// Plan again under the lock: another run may have moved consumers while this one
+	// waited for it, and a rotation must record where each consumer really comes from.
+	if rots, err = o.replan(ctx, r, rots); err != nil {
+		return err
+	}
 	abort := ctx.Done()
 	var done []*v1alpha1.SecretRotation
 	for _, rot := range rots {
@@ -264,6 +269,26 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 		}
 	}
 	return firstErr
+}
+
+// replan plans again under the lock and rebuilds the batches (keeping the analysis
+// already validated for each).
+func (o *RolloutOptions) replan(ctx context.Context, r *runner, old []*v1alpha1.SecretRotation) ([]*v1alpha1.SecretRotation, error) {
+	plan, err := r.eng.Planner.Plan(ctx, rollout.Request{
+		Family: o.Family, Namespace: o.Scope.namespace, To: o.To,
+		Selector: o.Scope.selector, Workloads: o.Scope.workloads, AllowDrift: o.Scope.AllowDrift,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var rots []*v1alpha1.SecretRotation
+	for i, items := range batches(plan) {
+		rots = append(rots, rotation.New(o.spec(i), items[0].Consumer.Namespace, items, r.eng.By))
+	}
+	if len(rots) != len(old) {
+		r.say("the consumers changed while this run waited for the lock; going on with the new plan")
+	}
+	return rots, nil
 }
 
 // runBatch runs one batch: an unfinished rotation to the same version is resumed, one

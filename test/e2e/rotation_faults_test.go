@@ -31,7 +31,9 @@ import (
 type faultyProxy struct {
 	writes, failed atomic.Int64
 	down           atomic.Bool
-	kubeconfig     string
+	// lostAnswer makes the next write be applied, but answered with a 500.
+	lostAnswer atomic.Bool
+	kubeconfig string
 }
 
 func startFaultyProxy(t *testing.T) *faultyProxy {
@@ -51,6 +53,18 @@ func startFaultyProxy(t *testing.T) *faultyProxy {
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p.down.Load() {
 			panic(http.ErrAbortHandler) // the connection is dropped
+		}
+		if r.Method != http.MethodGet && p.lostAnswer.CompareAndSwap(true, false) {
+			rec := &discard{header: http.Header{}}
+			rp.ServeHTTP(rec, r)
+			p.failed.Add(1)
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"answer lost by the test","reason":"InternalError","code":500}`)
+			return
+		}
+		if p.lostAnswer.Load() || p.writes.Load() < 0 {
+			rp.ServeHTTP(w, r)
+			return
 		}
 		if r.Method != http.MethodGet && p.writes.Add(1)%3 == 0 {
 			p.failed.Add(1)
@@ -87,6 +101,13 @@ current-context: proxy
 	}
 	return p
 }
+
+// discard is a ResponseWriter that keeps nothing.
+type discard struct{ header http.Header }
+
+func (d *discard) Header() http.Header         { return d.header }
+func (d *discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discard) WriteHeader(int)             {}
 
 // TestAPIFaultsAreRetriedWithinTheDeadline rotates through a proxy that fails every
 // third write with a 500: every failed write is retried and the rotation succeeds. A
