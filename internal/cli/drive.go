@@ -229,12 +229,3 @@ func batches(p *rollout.Plan) [][]rollout.Item {
 	})
 	return out
 }
-
-func hasActive(items []rollout.Item) bool {
-	for _, it := range items {
-		if !it.Skip && len(it.Changes) > 0 {
-			return true
-		}
-	}
-	return false
-}

@@ -56,8 +56,7 @@ func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Obs
 	}
 	o.Missing = map[string]bool{}
 	for v := range versions {
-		var err error
-		err = e.Retry.Do(ctx, func(ctx context.Context) error {
+		err := e.Retry.Do(ctx, func(ctx context.Context) error {
 			_, err := e.Metadata.Resource(secretsGVR).Namespace(rot.Namespace).Get(ctx, v, metav1.GetOptions{})
 			return err
 		})
