@@ -209,6 +209,21 @@ func active(rot *v1alpha1.SecretRotation, o Observation) []int {
 	return out
 }
 
+// missingRestore are the versions active consumers come from (where a rollback would
+// return them) that do not exist: moving a consumer forward then would leave no way back.
+func missingRestore(rot *v1alpha1.SecretRotation, o Observation, idx []int) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, i := range idx {
+		c := rot.Status.Consumers[i]
+		if c.From != "" && c.From != c.To && o.Missing[c.From] && !seen[c.From] {
+			seen[c.From] = true
+			out = append(out, c.From)
+		}
+	}
+	return out
+}
+
 // missingTargets are the targets of active consumers that do not exist.
 func missingTargets(rot *v1alpha1.SecretRotation, o Observation) []string {
 	seen := map[string]bool{}
@@ -235,6 +250,9 @@ func decideRolling(rot *v1alpha1.SecretRotation, o Observation) Action {
 	if len(pending) > 0 {
 		if missing := missingTargets(rot, o); len(missing) > 0 {
 			return Action{Type: ActFail, Failure: &v1alpha1.Failure{Reason: fmt.Sprintf("%s no longer exist(s) in namespace %q, so nothing more is re-pointed to it", strings.Join(missing, ", "), rot.Namespace)}}
+		}
+		if missing := missingRestore(rot, o, pending); len(missing) > 0 && rot.Spec.Action != v1alpha1.ActionRollback {
+			return Action{Type: ActFail, Failure: &v1alpha1.Failure{Reason: fmt.Sprintf("%s, where a rollback would return consumers, no longer exist(s) in namespace %q, so nothing more is re-pointed", strings.Join(missing, ", "), rot.Namespace)}}
 		}
 		return Action{Type: ActRepoint, Consumers: pending}
 	}

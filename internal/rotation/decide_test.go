@@ -86,6 +86,8 @@ func TestDecide(t *testing.T) {
 		{"a planned rotation whose target was deleted fails before changing anything", rolling(v1alpha1.Pending),
 			with(cluster(v1, 2, true), func(o *Observation) { o.Missing[v2] = true }), Action{Type: ActFail}},
 		{"a started rolling rotation re-points the consumers not yet on the target", rolling(v1alpha1.Progressing), cluster(v1, 2, false), Action{Type: ActRepoint, Consumers: []int{0}}},
+		{"a version a rollback would return to that was deleted stops the rotation before it moves anything", rolling(v1alpha1.Progressing),
+			with(cluster(v1, 2, false), func(o *Observation) { o.Missing[v1] = true }), Action{Type: ActFail}},
 		{"a rerun finds the consumer already re-pointed by the dead run and records it, without re-pointing again", rolling(v1alpha1.Progressing), cluster(v2, 2, false), Action{Type: ActMark, Mark: MarkRepointed}},
 		{"a consumer rolling out is waited for", rolling(v1alpha1.Progressing, repointed), cluster(v2, 2, false), Action{Type: ActWait}},
 		{"a consumer whose new pods crash fails the rotation", rolling(v1alpha1.Progressing, repointed),
