@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -261,7 +262,10 @@ func TestMultiNamespaceBatchesAreAnalysedEachWithItsOwnVersion(t *testing.T) {
 	prom := promenv.Start(t).URL
 	for _, scope := range []string{"all", "failed"} {
 		t.Run("rollback scope "+scope, func(t *testing.T) {
-			nsA, nsB := clusterenv.Namespace(t), clusterenv.Namespace(t)
+			// Batches run in namespace order: the second fails.
+			nss := []string{clusterenv.Namespace(t), clusterenv.Namespace(t)}
+			sort.Strings(nss)
+			nsA, nsB := nss[0], nss[1]
 			// A family of its own: -A must not touch other tests' namespaces.
 			fam := "multi-" + nsA[len(nsA)-6:]
 			a1, a2 := twoVersions(t, nsA, fam)
