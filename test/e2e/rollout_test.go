@@ -189,6 +189,8 @@ func TestRolloutRefusalsChangeNothing(t *testing.T) {
 		{"an unknown strategy is refused", []string{"--to", v2, "--strategy", "yolo"}, "unknown --strategy"},
 		{"bad blue-green steps are refused", []string{"--to", v2, "--strategy", "bluegreen", "--steps", "50,10"}, "greater than the one before"},
 		{"--to is required", []string{}, "--to is required"},
+		{"a lease shorter than 5 seconds is refused with the flag named", []string{"--to", v2, "--lease-duration", "500ms"}, "--lease-duration 500ms: must be between 5s and 10m0s"},
+		{"a lease of a million hours is refused with the flag named", []string{"--to", v2, "--lease-duration", "1000000h"}, "--lease-duration 1000000h0m0s: must be between"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

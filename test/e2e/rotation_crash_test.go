@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -200,5 +201,48 @@ func TestARerunThatFailsRollsBackWhatTheDeadRunMoved(t *testing.T) {
 		if !rot.Status.Phase.Final() || rot.Status.Phase == v1alpha1.Failed {
 			t.Fatalf("journal %s left %s: %s", rot.Name, rot.Status.Phase, rot.Status.Message)
 		}
+	}
+}
+
+// TestASecondInterruptExitsAtOnceAndARerunFinishes: Ctrl-C twice during a blue-green
+// pause exits at once (130), leaving the journal unfinished and saying where it
+// stopped; the same command again finishes the rotation.
+func TestASecondInterruptExitsAtOnceAndARerunFinishes(t *testing.T) {
+	ns := clusterenv.Namespace(t)
+	v1, v2 := twoVersions(t, ns, "app")
+	createDeployment(t, ns, deployment("web", v1, 2))
+	args := []string{"rollout", "app", "-n", ns, "--to", v2, "--yes", "--strategy", "bluegreen", "--steps", "50,100", "--pause", "30s", "--lease-duration", "5s"}
+	hit := onJournal(t, ns, "app", func(r *v1alpha1.SecretRotation) bool { return r.Status.StepHealthy != nil })
+	cmd := exec.Command(rotorBinary(t), append([]string{"--kubeconfig", clusterenv.Kubeconfig(t)}, args...)...)
+	errOut := &lockedBuffer{}
+	cmd.Stderr = errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	<-hit
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Fatalf("exit %v, want 130:\n%s", err, errOut.String())
+	}
+	if strings.Contains(errOut.String(), "interrupted twice") {
+		recs := journals(t, ns, "app")
+		if len(recs) != 1 || recs[0].Status.Phase.Final() {
+			t.Fatalf("journal after a second interrupt: %+v", recs)
+		}
+	}
+	assertNothingDangles(t, ns)
+	r := run(t, nil, "", args...)
+	if r.Code != 0 {
+		t.Fatalf("rerun: %+v\nfirst run:\n%s", r, errOut.String())
+	}
+	recs := journals(t, ns, "app")
+	if last := recs[len(recs)-1]; last.Status.Phase != v1alpha1.Succeeded {
+		t.Fatalf("journals: %+v", recs)
+	}
+	if got := templateSecrets(t, ns, "web"); got[0] != v2 {
+		t.Fatalf("web names %v, want %s", got, v2)
 	}
 }
