@@ -12,7 +12,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -64,6 +63,7 @@ func rotorBinary(t *testing.T) string {
 // renewing it, resumes the dead run's rotation from its journal, reuses green, and
 // converges; the one journal ends Succeeded.
 func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -79,7 +79,7 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "green at half size", func() bool {
+	eventually(t, ns, "green at half size", func() bool {
 		g, err := c.AppsV1().Deployments(ns).Get(ctx, rollout.GreenName("web"), metav1.GetOptions{})
 		return err == nil && *g.Spec.Replicas == 2 && g.Status.AvailableReplicas == 2
 	})
@@ -129,6 +129,7 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 // TestRollingRolloutKilledAfterRepointingConverges kills a rolling rollout while it
 // waits for health, and runs it again.
 func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	v1, v2 := twoVersions(t, ns, "app")
@@ -141,7 +142,7 @@ func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "re-pointed", func() bool {
+	eventually(t, ns, "re-pointed", func() bool {
 		s := templateSecrets(t, ns, "web")
 		return len(s) == 1 && s[0] == v2
 	})
@@ -166,6 +167,7 @@ func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
 // what Ctrl-C sends) while it pauses at a step: blue is back at full size on its old
 // version, green is gone, the lock is released, and the exit status is 130.
 func TestCtrlCDuringABlueGreenStepAbortsCleanly(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -178,7 +180,7 @@ func TestCtrlCDuringABlueGreenStepAbortsCleanly(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "the pause at 50 %", func() bool { return strings.Contains(errOut.String(), "pausing") })
+	errOut.Wait(t, "the pause at 50 %", func(s string) bool { return strings.Contains(s, "pausing") })
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
