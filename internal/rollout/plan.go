@@ -181,7 +181,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		if req.Namespace == "" {
 			where = "any namespace"
 		}
-		return nil, &PlanError{Problems: []string{fmt.Sprintf("no consumers of %q in %s%s: nothing names any of its versions; check -n, -l and --workload, or find references with: refs --family %s -A",
+		return nil, &PlanError{Problems: []string{fmt.Sprintf("no consumers of %q in %s%s: nothing names any of its versions; check the namespace and the selection of consumers, or find references with: refs --family %s -A",
 			req.Family, where, scopeNote(req), req.Family)}}
 	}
 	plan := &Plan{Family: req.Family}
@@ -195,7 +195,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 				return nil, fmt.Errorf("reading %s: %w", c.Target, err)
 			}
 			if to = obj.GetAnnotations()[repoint.AnnotationKey(req.Family)]; to == "" {
-				problems = append(problems, fmt.Sprintf("%s has no recorded previous version of %q (annotation %s): name one with --to VERSION",
+				problems = append(problems, fmt.Sprintf("%s has no recorded previous version of %q (annotation %s): name the version to return to",
 					c.Target, req.Family, repoint.AnnotationKey(req.Family)))
 				continue
 			}
@@ -225,7 +225,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		}
 		if secret == nil {
 			if req.Back {
-				problems = append(problems, fmt.Sprintf("%s: cannot roll back to %s: it no longer exists in namespace %q (deleted?); choose a version that exists with --to (list them with: versions %s -n %s)",
+				problems = append(problems, fmt.Sprintf("%s: cannot roll back to %s: it no longer exists in namespace %q (deleted?); choose a version that exists (list them with: versions %s -n %s)",
 					c.Target, to, c.Namespace, req.Family, c.Namespace))
 			} else {
 				problems = append(problems, fmt.Sprintf("%s in namespace %q: version %s does not exist there (a consumer can only use a Secret of its own namespace); create it there first",
