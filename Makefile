@@ -12,7 +12,7 @@ GOLANGCI_LINT := $(CACHE_DIR)/tools/golangci-lint-$(GOLANGCI_VERSION)/golangci-l
 LOCALCLUSTER  := bin/localcluster
 CLUSTER_DIR   := .localcluster
 FUZZTIME      ?= 10s
-MODULES       := . hack/localcluster
+MODULES       := . hack/localcluster test/helmfixture
 
 .PHONY: build
 build: ## Build bin/rotor

@@ -167,6 +167,7 @@ func (f *Finder) scanCluster(ctx context.Context, q Query, m matcher, res *Resul
 	}
 	if f.Helm {
 		run("Secret", func(ctx context.Context) error { return s.scanHelmReleases(ctx) })
+		run("ConfigMap", func(ctx context.Context) error { return s.scanHelmConfigMaps(ctx) })
 	}
 	var existing existence
 	if f.Metadata != nil {
