@@ -116,4 +116,3 @@ func run() error {
 	}
 	return os.WriteFile(*out, b, 0o600)
 }
-
