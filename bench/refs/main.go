@@ -75,8 +75,7 @@ func run(kubeconfig, kubectl, rotor string, namespaces, runs int) error {
 	if err := population.WaitSettled(ctx, c, spec, os.Stderr); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "population ready in %s\n", time.Since(start).Round(time.Second))
-	time.Sleep(5 * time.Second) // let the controllers finish their last status writes
+	fmt.Fprintf(os.Stderr, "population ready and quiet in %s\n", time.Since(start).Round(time.Second))
 
 	name := spec.Current()
 	env := append(os.Environ(), "KUBECONFIG="+kubeconfig)
