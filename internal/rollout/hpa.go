@@ -42,4 +42,3 @@ func (r *Runner) autoscaledDeployments(ctx context.Context, items []Item) error 
 	}
 	return nil
 }
-
