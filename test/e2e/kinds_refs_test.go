@@ -31,7 +31,21 @@ var gatewayGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io",
 func installGatewayCRD(t *testing.T) {
 	t.Helper()
 	dyn := dynamicClient(t)
-	ensureCRD(t, dyn, "gateway.networking.k8s.io", "v1", "gateways", "Gateway")
+	crd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "gateways.gateway.networking.k8s.io",
+			// A *.k8s.io group needs the approval the Gateway API's own CRDs carry.
+			"annotations": map[string]any{"api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api/pull/3328"}},
+		"spec": map[string]any{
+			"group": "gateway.networking.k8s.io", "scope": "Namespaced",
+			"names": map[string]any{"plural": "gateways", "kind": "Gateway", "shortNames": []any{"gtw"}},
+			"versions": []any{map[string]any{"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
+		},
+	}}
+	if _, err := dyn.Resource(crdGVR).Create(context.Background(), crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
 	waitFor(t, "the Gateway kind served", func() bool {
 		_, err := dyn.Resource(gatewayGVR).Namespace("default").List(context.Background(), metav1.ListOptions{Limit: 1})
 		return err == nil
