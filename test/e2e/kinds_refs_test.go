@@ -139,7 +139,7 @@ func storeHelmRelease(t *testing.T, ns, release string, revision int, status, se
 		build := exec.Command("go", "build", "-o", helmFixtureBin, ".")
 		build.Dir = filepath.Join(root, "test", "helmfixture")
 		if out, err := build.CombinedOutput(); err != nil {
-			helmFixtureErr = fmt.Errorf("building test/helmfixture: %v: %s", err, out)
+			helmFixtureErr = fmt.Errorf("building test/helmfixture: %w: %s", err, out)
 		}
 	})
 	if helmFixtureErr != nil {
@@ -360,5 +360,66 @@ func TestRolloutRepointsGatewaysAndAnnotationsAndReportsImmutableKinds(t *testin
 	patch := fmt.Appendf(nil, `[{"op":"replace","path":"/spec/csi/nodePublishSecretRef/name","value":%q}]`, v2)
 	if _, err := c.CoreV1().PersistentVolumes().Patch(ctx, pv.Name, "application/json-patch+json", patch, metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}}); !apierrors.IsInvalid(err) {
 		t.Fatalf("a PersistentVolume's CSI secret is mutable after all (rotor reports it immutable): %v", err)
+	}
+}
+
+var referenceGrantGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1beta1", Resource: "referencegrants"}
+
+// TestAGatewayOfAnotherNamespaceKeepsAVersionItsReferenceGrantAllows: a Gateway may
+// name a Secret of another namespace when a ReferenceGrant there allows it; a search
+// and a cleanup of that namespace alone read the granted namespace's Gateways too.
+func TestAGatewayOfAnotherNamespaceKeepsAVersionItsReferenceGrantAllows(t *testing.T) {
+	t.Parallel()
+	installGatewayCRD(t)
+	dyn := dynamicClient(t)
+	crd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+		"metadata": map[string]any{"name": "referencegrants.gateway.networking.k8s.io",
+			"annotations": map[string]any{"api-approved.kubernetes.io": "https://github.com/kubernetes-sigs/gateway-api/pull/3328"}},
+		"spec": map[string]any{
+			"group": "gateway.networking.k8s.io", "scope": "Namespaced",
+			"names": map[string]any{"plural": "referencegrants", "kind": "ReferenceGrant"},
+			"versions": []any{map[string]any{"name": "v1beta1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
+		},
+	}}
+	ctx := context.Background()
+	if _, err := dyn.Resource(crdGVR).Create(ctx, crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	waitFor(t, "the ReferenceGrant kind served", func() bool {
+		_, err := dyn.Resource(referenceGrantGVR).Namespace("default").List(ctx, metav1.ListOptions{Limit: 1})
+		return err == nil
+	})
+	w := newCleanupWorld(t)
+	edge := clusterenv.Namespace(t)
+	for i := 1; i <= 4; i++ {
+		w.secret(t, w.v(i))
+	}
+	gw := gateway(edge, "edge", w.v(1))
+	listeners, _, _ := unstructured.NestedSlice(gw.Object, "spec", "listeners")
+	_ = unstructured.SetNestedSlice(listeners[1].(map[string]any), []any{map[string]any{"kind": "Secret", "name": w.v(1), "namespace": w.ns}}, "tls", "certificateRefs")
+	_ = unstructured.SetNestedSlice(gw.Object, listeners, "spec", "listeners")
+	if _, err := dyn.Resource(gatewayGVR).Namespace(edge).Create(ctx, gw, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	grant := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+		"metadata": map[string]any{"name": "from-edge"},
+		"spec": map[string]any{
+			"from": []any{map[string]any{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": edge}},
+			"to":   []any{map[string]any{"group": "", "kind": "Secret"}},
+		},
+	}}
+	if _, err := dyn.Resource(referenceGrantGVR).Namespace(w.ns).Create(ctx, grant, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l, r := refsJSON(t, w.v(1), "-n", w.ns)
+	if it := findItem(l, "Gateway", "edge", w.v(1)); r.Code != 0 || it == nil || it.Object.Namespace != edge || it.SecretNamespace != w.ns {
+		t.Fatalf("refs -n %s did not find the granted Gateway of %s: %+v", w.ns, edge, r)
+	}
+	_, by, cr := cleanupJSON(t, w, "--yes")
+	if it := by[w.v(1)]; cr.Code != 0 || it.Outcome != "kept: referenced" || it.References[0].Kind != "Gateway" {
+		t.Fatalf("version 1, named by a Gateway of %s: %+v (%+v)", edge, it, cr)
 	}
 }

@@ -172,7 +172,8 @@ func TestADegradedRolloutIsRolledBack(t *testing.T) {
 		t.Fatalf("a rollout to a version whose pods never become ready succeeded: %+v", r)
 	}
 	out := r.Stdout + r.Stderr
-	if !strings.Contains(out, "Rollout/web") || !(strings.Contains(out, "degraded") || strings.Contains(out, "aborted")) {
+	verdict := strings.Contains(out, "degraded") || strings.Contains(out, "aborted")
+	if !strings.Contains(out, "Rollout/web") || !verdict {
 		t.Fatalf("the failure does not name the controller's verdict:\n%s", out)
 	}
 	if !strings.Contains(out, "rolled back") {
