@@ -149,7 +149,7 @@ func (f *Finder) scanCluster(ctx context.Context, q Query, m matcher, res *Resul
 		mu       sync.Mutex
 		firstErr error
 	)
-	fail := func(kind string, err error) {
+	fail := func(kind string, custom bool, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -157,20 +157,25 @@ func (f *Finder) scanCluster(ctx context.Context, q Query, m matcher, res *Resul
 			// Not served by this cluster (an old one without the API): nothing to miss.
 		case apierrors.IsForbidden(err):
 			res.NotChecked = append(res.NotChecked, NotChecked{Kind: kind, Namespace: q.Namespace, Reason: "forbidden"})
+		case custom && ctx.Err() == nil:
+			// Served but not listable (a failing conversion webhook, a broken CRD): a gap
+			// in the search, not a reason to give up the rest of it.
+			res.NotChecked = append(res.NotChecked, NotChecked{Kind: kind, Namespace: q.Namespace, Reason: "cannot list: " + err.Error()})
 		case firstErr == nil:
 			firstErr = fmt.Errorf("listing %s: %w", kind, err)
 			cancel()
 		}
 	}
-	run := func(kind string, fn func(context.Context) error) {
+	runKind := func(kind string, custom bool, fn func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := fn(ctx); err != nil {
-				fail(kind, err)
+				fail(kind, custom, err)
 			}
 		}()
 	}
+	run := func(kind string, fn func(context.Context) error) { runKind(kind, false, fn) }
 	for _, k := range kinds.All() {
 		if k.Typed() {
 			run(k.Kind, func(ctx context.Context) error { return s.scanTyped(ctx, k) })
@@ -179,7 +184,7 @@ func (f *Finder) scanCluster(ctx context.Context, q Query, m matcher, res *Resul
 	custom, gaps := f.customKinds(ctx)
 	res.NotChecked = append(res.NotChecked, gaps...)
 	for _, ck := range custom {
-		run(ck.kind.Kind, func(ctx context.Context) error { return f.scanCustom(ctx, s, ck) })
+		runKind(ck.kind.Kind, true, func(ctx context.Context) error { return f.scanCustom(ctx, s, ck) })
 	}
 	if f.Helm {
 		run("Secret", func(ctx context.Context) error { return s.scanHelmReleases(ctx) })

@@ -14,6 +14,7 @@ import (
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	fakedynamic "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // failingDiscovery serves no custom resources, and fails for one group version.
@@ -71,5 +72,36 @@ func TestAClusterScopedObjectCountsOnlyForTheNamespaceItsReferenceNames(t *testi
 	}
 	if strings.Join(got, ",") != "anywhere ns=,in-a ns=a" {
 		t.Fatalf("references = %v", got)
+	}
+}
+
+// servingDiscovery serves one group version.
+type servingDiscovery struct {
+	*fakediscovery.FakeDiscovery
+	served *metav1.APIResourceList
+}
+
+func (d servingDiscovery) ServerResourcesForGroupVersion(gv string) (*metav1.APIResourceList, error) {
+	if gv == d.served.GroupVersion {
+		return d.served, nil
+	}
+	return nil, apierrors.NewNotFound(schema.GroupResource{}, gv)
+}
+
+func TestACustomKindThatIsServedButCannotBeListedIsAGap(t *testing.T) {
+	c := fake.NewClientset()
+	disc := servingDiscovery{FakeDiscovery: c.Discovery().(*fakediscovery.FakeDiscovery), served: &metav1.APIResourceList{
+		GroupVersion: "argoproj.io/v1alpha1", APIResources: []metav1.APIResource{{Name: "rollouts", Namespaced: true, Kind: "Rollout"}}}}
+	dyn := fakedynamic.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}: "RolloutList"})
+	dyn.PrependReactor("list", "rollouts", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewInternalError(errors.New("conversion webhook for argoproj.io/v1alpha1, Kind=Rollout failed"))
+	})
+	res, err := (&Finder{Client: c, Discovery: disc, Dynamic: dyn}).Find(context.Background(), Query{Namespace: "a", Names: []string{"s"}})
+	if err != nil {
+		t.Fatalf("a custom kind that cannot be listed ended the search: %v", err)
+	}
+	if len(res.NotChecked) != 1 || res.NotChecked[0].Kind != "Rollout" || !strings.Contains(res.NotChecked[0].Reason, "conversion webhook") {
+		t.Fatalf("not checked = %+v", res.NotChecked)
 	}
 }
