@@ -12,7 +12,7 @@ GOLANGCI_LINT := $(CACHE_DIR)/tools/golangci-lint-$(GOLANGCI_VERSION)/golangci-l
 LOCALCLUSTER  := bin/localcluster
 CLUSTER_DIR   := .localcluster
 FUZZTIME      ?= 10s
-MODULES       := . hack/localcluster
+MODULES       := . hack/localcluster test/helmfixture
 # Addons the test suite uses (built before any test runs; each started once per run).
 TEST_ADDONS   := argo-rollouts,external-secrets,flux
 # e2e tests that may run at once on the one cluster (each in its own namespaces).

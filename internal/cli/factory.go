@@ -106,7 +106,7 @@ func (f *factory) Finder() (*refs.Finder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &refs.Finder{Client: c.Proto, Dynamic: c.Dynamic, Discovery: c.Discovery, Metadata: c.Metadata}, nil
+	return &refs.Finder{Client: c.Proto, Dynamic: c.Dynamic, Discovery: c.Discovery, Metadata: c.Metadata, Helm: true}, nil
 }
 
 // Namespace is -n, or the kubeconfig context's namespace, or "default".

@@ -198,6 +198,9 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 		if len(others) > 0 {
 			return usageErrorf("--strategy bluegreen works on Deployments only, and these consumers are not: %s; use --strategy rolling, or narrow the scope with --workload or -l", strings.Join(others, ", "))
 		}
+		if err := rollout.AutoscaledDeployments(ctx, r.eng.Clients.Typed, plan.Active()); err != nil {
+			return err
+		}
 	}
 	var rots []*v1alpha1.SecretRotation
 	for i, items := range batches(plan) {

@@ -70,7 +70,7 @@ func New(c *kube.Clients, o Options) (*Engine, error) {
 		clk = clock.RealClock{}
 	}
 	retry := apiretry.Policy{Clock: clk, OnRetry: o.OnRetry}
-	finder := &refs.Finder{Client: c.Proto, Dynamic: c.Dynamic, Discovery: c.Discovery, Metadata: c.Metadata}
+	finder := &refs.Finder{Client: c.Proto, Dynamic: c.Dynamic, Discovery: c.Discovery, Metadata: c.Metadata, Helm: true}
 	consumers := rollout.RefsFinder{Finder: finder}
 	rp := &repoint.Repointer{Dynamic: c.Dynamic}
 	lister := &versions.Lister{Client: c.Typed, Metadata: c.Metadata}

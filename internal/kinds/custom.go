@@ -1,7 +1,14 @@
 package kinds
 
 import (
+	"context"
+	"sort"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/rotor-project/rotor/internal/secretref"
 )
@@ -31,7 +38,7 @@ func custom() []*Kind {
 			Effect: "an ExternalSecret writes its target Secret: it is not re-pointed", Judge: JudgeAtOnce, refs: secretref.ExternalSecret},
 		{Kind: "Gateway", Group: "gateway.networking.k8s.io", Versions: []string{"v1", "v1beta1"}, Resource: "gateways", Namespaced: true,
 			Aliases: []string{"gateway", "gateways", "gtw"}, Repoint: Patch, Effect: "takes effect at once",
-			Judge: JudgeAtOnce, refs: secretref.Gateway},
+			Judge: JudgeAtOnce, refs: secretref.Gateway, GrantedFrom: gatewayGrants},
 	}
 }
 
@@ -49,4 +56,59 @@ func describeAnalysisRun(u *unstructured.Unstructured) Info {
 		return Info{Finished: true}
 	}
 	return Info{}
+}
+
+// referenceGrants are the Gateway API ReferenceGrants, newest version first.
+var referenceGrants = []schema.GroupVersionResource{
+	{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "referencegrants"},
+	{Group: "gateway.networking.k8s.io", Version: "v1beta1", Resource: "referencegrants"},
+}
+
+// gatewayGrants are the namespaces whose Gateways the ReferenceGrants of ns allow to
+// name its Secrets: without such a grant a Gateway controller refuses a cross-namespace
+// certificateRef, so these are the only other namespaces to read.
+func gatewayGrants(ctx context.Context, dyn dynamic.Interface, ns string) ([]string, error) {
+	for _, gvr := range referenceGrants {
+		l, err := dyn.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if apierrors.IsNotFound(err) {
+			continue // this version (or the kind) is not served
+		}
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		for _, g := range l.Items {
+			if !grantsSecrets(g.Object) {
+				continue
+			}
+			from, _, _ := unstructured.NestedSlice(g.Object, "spec", "from")
+			for _, f := range from {
+				m, _ := f.(map[string]any)
+				if m["group"] == "gateway.networking.k8s.io" && m["kind"] == "Gateway" {
+					if other, _ := m["namespace"].(string); other != "" && other != ns {
+						seen[other] = true
+					}
+				}
+			}
+		}
+		out := make([]string, 0, len(seen))
+		for n := range seen {
+			out = append(out, n)
+		}
+		sort.Strings(out)
+		return out, nil
+	}
+	return nil, nil
+}
+
+// grantsSecrets reports whether a ReferenceGrant's spec.to allows Secrets.
+func grantsSecrets(obj map[string]any) bool {
+	to, _, _ := unstructured.NestedSlice(obj, "spec", "to")
+	for _, t := range to {
+		m, _ := t.(map[string]any)
+		if g, _ := m["group"].(string); g == "" && m["kind"] == "Secret" {
+			return true
+		}
+	}
+	return false
 }

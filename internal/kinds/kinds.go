@@ -31,12 +31,14 @@
 package kinds
 
 import (
+	"context"
 	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/rotor-project/rotor/internal/secretref"
 )
@@ -45,14 +47,14 @@ import (
 type Repoint int
 
 const (
-	// NotAConsumer: the kind names Secrets but is not re-pointed on its own. Revision
+	// NotAConsumer means the kind names Secrets but is not re-pointed on its own. Revision
 	// history (ReplicaSet, ControllerRevision) follows its owner's template; an
 	// ExternalSecret writes the Secret rather than reading it; an AnalysisRun's
 	// arguments are fixed when its Rollout starts it.
 	NotAConsumer Repoint = iota
-	// Patch: re-pointed by one JSON patch (test + replace at each reference).
+	// Patch means objects are re-pointed by one JSON patch (test + replace at each reference).
 	Patch
-	// Immutable: a consumer whose references cannot change (a Pod, a running Job, a
+	// Immutable means a consumer whose references cannot change (a Pod, a running Job, a
 	// StorageClass): reported with Effect, which says what to do, never patched.
 	Immutable
 )
@@ -119,6 +121,11 @@ type Kind struct {
 	// TemplateFrom names the object this one takes its pod template from, if any (an
 	// Argo Rollout's spec.workloadRef): that object is re-pointed, and this one judged.
 	TemplateFrom func(*unstructured.Unstructured) (kind, name string, ok bool)
+	// GrantedFrom, for a kind that may name Secrets of other namespaces when allowed
+	// (a Gateway, through Gateway API ReferenceGrants), lists the other namespaces whose
+	// objects of this kind may name Secrets of namespace ns: a search of one namespace
+	// reads those too. Nil for kinds that name Secrets of their own namespace only.
+	GrantedFrom func(ctx context.Context, dyn dynamic.Interface, ns string) ([]string, error)
 	// Describe says what the role of the object's references depends on (dynamic
 	// kinds; typed kinds describe themselves through VisitTyped's sibling).
 	Describe func(*unstructured.Unstructured) Info

@@ -40,13 +40,30 @@ type scan struct {
 const firstPage = 1
 
 // scanTyped lists a built-in kind page by page with the typed client (protobuf, as the
-// caller's rest.Config says) and visits each object as its page arrives.
+// caller's rest.Config says) and visits each object as its page arrives. The next page
+// is requested as soon as a page arrives, so the API server prepares (and the client
+// decodes) it while this one is visited: two pages at most are in memory.
 func (s *scan) scanTyped(ctx context.Context, k *kinds.Kind) error {
-	opts := metav1.ListOptions{Limit: firstPage}
+	type fetched struct {
+		p   kinds.Page
+		err error
+	}
+	next := make(chan fetched, 1)
+	fetch := func(opts metav1.ListOptions) {
+		go func() {
+			p, err := k.ListTyped(ctx, s.client, s.ns, opts)
+			next <- fetched{p, err}
+		}()
+	}
+	fetch(metav1.ListOptions{Limit: firstPage})
 	for {
-		p, err := k.ListTyped(ctx, s.client, s.ns, opts)
-		if err != nil {
-			return err
+		f := <-next
+		if f.err != nil {
+			return f.err
+		}
+		p := f.p
+		if p.Continue != "" {
+			fetch(metav1.ListOptions{Limit: s.limit, Continue: p.Continue})
 		}
 		for _, obj := range p.Items {
 			var refs []secretref.Ref
@@ -61,7 +78,6 @@ func (s *scan) scanTyped(ctx context.Context, k *kinds.Kind) error {
 		if p.Continue == "" {
 			return nil
 		}
-		opts.Continue, opts.Limit = p.Continue, s.limit
 	}
 }
 
@@ -133,7 +149,7 @@ func (f *Finder) scanCluster(ctx context.Context, q Query, m matcher, res *Resul
 		mu       sync.Mutex
 		firstErr error
 	)
-	fail := func(kind string, err error) {
+	fail := func(kind string, custom bool, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -141,20 +157,25 @@ func (f *Finder) scanCluster(ctx context.Context, q Query, m matcher, res *Resul
 			// Not served by this cluster (an old one without the API): nothing to miss.
 		case apierrors.IsForbidden(err):
 			res.NotChecked = append(res.NotChecked, NotChecked{Kind: kind, Namespace: q.Namespace, Reason: "forbidden"})
+		case custom && ctx.Err() == nil:
+			// Served but not listable (a failing conversion webhook, a broken CRD): a gap
+			// in the search, not a reason to give up the rest of it.
+			res.NotChecked = append(res.NotChecked, NotChecked{Kind: kind, Namespace: q.Namespace, Reason: "cannot list: " + err.Error()})
 		case firstErr == nil:
 			firstErr = fmt.Errorf("listing %s: %w", kind, err)
 			cancel()
 		}
 	}
-	run := func(kind string, fn func(context.Context) error) {
+	runKind := func(kind string, custom bool, fn func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := fn(ctx); err != nil {
-				fail(kind, err)
+				fail(kind, custom, err)
 			}
 		}()
 	}
+	run := func(kind string, fn func(context.Context) error) { runKind(kind, false, fn) }
 	for _, k := range kinds.All() {
 		if k.Typed() {
 			run(k.Kind, func(ctx context.Context) error { return s.scanTyped(ctx, k) })
@@ -163,10 +184,11 @@ func (f *Finder) scanCluster(ctx context.Context, q Query, m matcher, res *Resul
 	custom, gaps := f.customKinds(ctx)
 	res.NotChecked = append(res.NotChecked, gaps...)
 	for _, ck := range custom {
-		run(ck.kind.Kind, func(ctx context.Context) error { return f.scanCustom(ctx, s, ck) })
+		runKind(ck.kind.Kind, true, func(ctx context.Context) error { return f.scanCustom(ctx, s, ck) })
 	}
 	if f.Helm {
 		run("Secret", func(ctx context.Context) error { return s.scanHelmReleases(ctx) })
+		run("ConfigMap", func(ctx context.Context) error { return s.scanHelmConfigMaps(ctx) })
 	}
 	var existing existence
 	if f.Metadata != nil {

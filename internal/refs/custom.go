@@ -71,12 +71,34 @@ func served(_ context.Context, f *Finder, gvr schema.GroupVersionResource) (bool
 // scanCustom lists a CRD kind page by page (JSON: CRDs have no protobuf) and walks each
 // object as a tree.
 func (f *Finder) scanCustom(ctx context.Context, s *scan, ck customKind) error {
-	k := ck.kind
-	opts := metav1.ListOptions{Limit: firstPage}
 	ns := s.ns
-	if !k.Namespaced {
+	if !ck.kind.Namespaced {
 		ns = ""
 	}
+	if err := f.scanCustomIn(ctx, s, ck, ns); err != nil {
+		return err
+	}
+	// Objects of other namespaces allowed to name this namespace's Secrets (Gateways
+	// with a ReferenceGrant); record keeps only their references to this namespace.
+	if s.ns == "" || ck.kind.GrantedFrom == nil {
+		return nil
+	}
+	others, err := ck.kind.GrantedFrom(ctx, f.Dynamic, s.ns)
+	if err != nil {
+		return err
+	}
+	for _, other := range others {
+		if err := f.scanCustomIn(ctx, s, ck, other); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanCustomIn lists a CRD kind in namespace ns ("" for all).
+func (f *Finder) scanCustomIn(ctx context.Context, s *scan, ck customKind, ns string) error {
+	k := ck.kind
+	opts := metav1.ListOptions{Limit: firstPage}
 	for {
 		l, err := f.Dynamic.Resource(ck.gvr).Namespace(ns).List(ctx, opts)
 		if err != nil {
