@@ -1,13 +1,12 @@
-// Package rollout moves the consumers of a Secret family from one version to another:
-// it plans (who names which version, what changes, what would break), re-points
-// (rolling: every consumer at once through its own rolling update; bluegreen: a green
-// copy of each Deployment scaled up in steps), gates each step (Kubernetes health and
-// any further gate, such as metric analysis), rolls back automatically on failure, and
-// records every rotation. One rotation per family and namespace runs at a time (a
-// Lease). Every step is idempotent: a run killed at any point and run again converges,
-// and no consumer is ever pointed at a Secret that does not exist.
+// Package rollout plans a rotation of a Secret family: who names which version (the
+// consumers, found by the reference engine), what changes in each (the exact references),
+// and what would break (a target that does not exist, is not a version of the family,
+// lives in another namespace, or lacks a key a consumer requires). It also reads the
+// mixed state of the consumers (status), refuses blue-green rotations an autoscaler
+// would undo, and names the green copies of a blue-green rotation. Carrying a plan out
+// is internal/rotation's job, one journaled step at a time.
 //
-// The package never prints: it reports progress through Options.Progress.
+// The package never prints.
 package rollout
 
 import (
