@@ -64,8 +64,9 @@ e2e: test-deps localcluster-build ## Behaviour tests on a local control plane
 	hack/with-cluster.sh $(GO) test -count=1 -timeout 30m ./test/...
 
 .PHONY: fuzz
-fuzz: ## Fuzz the version-name parser briefly
+fuzz: ## Fuzz the parsers briefly: version names, rotor.yaml, the manifest rewriter
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/family
+	$(GO) test -run '^$$' -fuzz '^FuzzConfigParse$$' -fuzztime $(FUZZTIME) ./internal/config
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint over both modules
