@@ -147,7 +147,7 @@ type Family struct {
 	Name string
 	Pos  Pos
 	// RequiredKeys are the keys every version must have.
-	RequiredKeys []string
+	RequiredKeys Setting[[]string]
 	// RotateAfter is the age after which a version is due for rotation; 0 when unset.
 	RotateAfter Setting[time.Duration]
 	Overrides   []Override

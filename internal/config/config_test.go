@@ -65,13 +65,13 @@ func TestEffectivePolicySaysWhereEachValueCameFrom(t *testing.T) {
 				[]any{BlueGreen, FromEnvironment, 15 * time.Minute, "production", 3, FromEnvironment}
 		}},
 		{"a family without overrides gets the environment's policy", "production", "db-credentials", func(p Policy) (any, any) {
-			return []any{p.Pause.Value, p.Keep.Value, len(p.RequiredKeys)}, []any{5 * time.Minute, 2, 0}
+			return []any{p.Pause.Value, p.Keep.Value, len(p.RequiredKeys.Value)}, []any{5 * time.Minute, 2, 0}
 		}},
 		{"a family rotor.yaml does not list gets the environment's policy", "staging", "unlisted", func(p Policy) (any, any) {
 			return []any{p.Soak.Value, p.Soak.From.Kind}, []any{24 * time.Hour, FromEnvironment}
 		}},
 		{"the family's own settings are in every environment's policy", "dev", "auth-api-secrets", func(p Policy) (any, any) {
-			return []any{p.RequiredKeys, p.RotateAfter.Value, p.Versioned.Value}, []any{[]string{"api-token"}, 90 * 24 * time.Hour, false}
+			return []any{p.RequiredKeys.Value, p.RotateAfter.Value, p.Versioned.Value}, []any{[]string{"api-token"}, 90 * 24 * time.Hour, false}
 		}},
 		{"a verification Job is the environment's", "staging", "", func(p Policy) (any, any) {
 			return []any{p.Verify.Value.Job, p.Verify.From.Kind}, []any{"integration-tests", FromEnvironment}

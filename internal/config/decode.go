@@ -24,6 +24,9 @@ type decoder struct {
 	visited int
 	// bomb is set once the alias budget is spent; decoding then stops everywhere.
 	bomb bool
+	// unnamed is set when an environment could not be read as far as its name, so
+	// names that seem unknown may be that one's.
+	unnamed bool
 }
 
 func posOf(n *yaml.Node) Pos {

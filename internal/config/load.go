@@ -80,9 +80,7 @@ func Parse(path string, data []byte) (*Config, error) {
 		root = root.Content[0]
 	}
 	d.config(root, c, filepath.Dir(path))
-	if len(d.errs) == 0 {
-		d.crossCheck(c)
-	}
+	d.crossCheck(c, len(d.errs) == 0)
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
 	}
@@ -156,10 +154,12 @@ func (d *decoder) environment(n *yaml.Node, i int, dir string) (Environment, boo
 	e := Environment{Pos: posOf(n)}
 	nameF, ok := f["name"]
 	if !ok {
+		d.unnamed = true
 		d.errorf(n, path, "name is missing: every environment needs one, e.g. name: staging")
 		return Environment{}, false
 	}
 	if e.Name, ok = d.str(nameF.val, path+".name", "a name such as staging"); !ok {
+		d.unnamed = true
 		return Environment{}, false
 	}
 	if errs := validation.IsDNS1123Label(e.Name); len(errs) > 0 {
@@ -223,12 +223,15 @@ func (d *decoder) family(n *yaml.Node, i int, dir string) (Family, bool) {
 	}
 	path = fmt.Sprintf("families[%s]", fam.Name)
 	if v, ok := f["requiredKeys"]; ok {
-		fam.RequiredKeys, _, _ = d.names(v.val, path+".requiredKeys", "a Secret key", func(s string) string {
+		keys, _, ok := d.names(v.val, path+".requiredKeys", "a Secret key", func(s string) string {
 			if errs := validation.IsConfigMapKey(s); len(errs) > 0 {
 				return "is not a valid Secret key: use letters, digits, '-', '_' and '.'"
 			}
 			return ""
 		})
+		if ok {
+			fam.RequiredKeys = set(keys, posOf(d.resolve(v.val)))
+		}
 	}
 	if v, ok := f["rotateAfter"]; ok {
 		if dur, ok := d.duration(v.val, path+".rotateAfter"); ok {

@@ -21,6 +21,9 @@ type Source struct {
 	Kind SourceKind
 	// Name is the environment's or family's name; empty for a default.
 	Name string
+	// Override is true for a family's override, false for the family's own settings
+	// (requiredKeys, rotateAfter).
+	Override bool
 	// Environment is the environment a family override is for; empty when it is for
 	// every environment.
 	Environment string
@@ -45,6 +48,9 @@ func (s Source) what() string {
 	case FromEnvironment:
 		return fmt.Sprintf("environments[%s]", s.Name)
 	case FromFamily:
+		if !s.Override {
+			return fmt.Sprintf("families[%s]", s.Name)
+		}
 		if s.Environment == "" {
 			return fmt.Sprintf("family %s, override for every environment", s.Name)
 		}
@@ -72,7 +78,7 @@ type Policy struct {
 	Requires   []string
 	Versioned  Value[bool]
 	// RequiredKeys and RotateAfter are the family's (empty and 0 without one).
-	RequiredKeys []string
+	RequiredKeys Value[[]string]
 	RotateAfter  Value[time.Duration]
 
 	Strategy      Value[StrategyType]
@@ -107,6 +113,7 @@ func defaultPolicy(env, fam string) Policy {
 	return Policy{
 		Environment: env, Family: fam,
 		Versioned:     Value[bool]{true, def},
+		RequiredKeys:  Value[[]string]{nil, def},
 		RotateAfter:   Value[time.Duration]{0, def},
 		Strategy:      Value[StrategyType]{DefaultStrategy, def},
 		Steps:         Value[[]int]{DefaultSteps(), def},
@@ -140,14 +147,16 @@ func (c *Config) Policy(env, fam string) (Policy, error) {
 	}
 	apply(&p, e.Policy, Source{Kind: FromEnvironment, Name: env, File: c.File})
 	if f, ok := c.Family(fam); ok {
-		p.RequiredKeys = f.RequiredKeys
+		if f.RequiredKeys.Set {
+			p.RequiredKeys = Value[[]string]{f.RequiredKeys.Value, Source{Kind: FromFamily, Name: fam, File: c.File, Pos: f.RequiredKeys.Pos}}
+		}
 		if f.RotateAfter.Set {
 			p.RotateAfter = Value[time.Duration]{f.RotateAfter.Value, Source{Kind: FromFamily, Name: fam, File: c.File, Pos: f.RotateAfter.Pos}}
 		}
 		for _, scope := range []string{"", env} {
 			for _, o := range f.Overrides {
 				if o.Environment == scope {
-					apply(&p, o.Policy, Source{Kind: FromFamily, Name: fam, Environment: scope, File: c.File})
+					apply(&p, o.Policy, Source{Kind: FromFamily, Name: fam, Override: true, Environment: scope, File: c.File})
 				}
 			}
 		}

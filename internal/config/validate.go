@@ -8,11 +8,18 @@ import (
 // crossCheck finds what no single field shows: duplicate names, `requires` naming
 // unknown environments or forming a cycle, two environments claiming the same namespace
 // of the same cluster, overrides of unknown environments, and effective policies that
-// contradict themselves.
-func (d *decoder) crossCheck(c *Config) {
+// contradict themselves. Names are checked even when fields had problems (unless an
+// environment's name could not be read); whole policies only in a file without any.
+func (d *decoder) crossCheck(c *Config, clean bool) {
+	if d.bomb {
+		return
+	}
 	d.duplicates(c)
 	known := c.EnvironmentNames()
 	for _, e := range c.Environments {
+		if d.unnamed {
+			break
+		}
 		for i, r := range e.Requires {
 			switch {
 			case r == e.Name:
@@ -24,10 +31,25 @@ func (d *decoder) crossCheck(c *Config) {
 			}
 		}
 	}
-	if len(d.errs) == 0 {
-		d.cycles(c)
+	if !clean || len(d.errs) > 0 {
+		return
 	}
+	d.cycles(c)
 	d.overlaps(c)
+	d.overrides(c, known)
+	if len(d.errs) > 0 {
+		return
+	}
+	for _, e := range c.Environments {
+		d.consistent(c, e.Name, "")
+		for _, f := range c.Families {
+			d.consistent(c, e.Name, f.Name)
+		}
+	}
+}
+
+// overrides refuses overrides of unknown environments, and two for the same one.
+func (d *decoder) overrides(c *Config, known []string) {
 	for _, f := range c.Families {
 		seen := map[string]Pos{}
 		for _, o := range f.Overrides {
@@ -47,15 +69,6 @@ func (d *decoder) crossCheck(c *Config) {
 				continue
 			}
 			seen[o.Environment] = o.Pos
-		}
-	}
-	if len(d.errs) > 0 {
-		return
-	}
-	for _, e := range c.Environments {
-		d.consistent(c, e.Name, "")
-		for _, f := range c.Families {
-			d.consistent(c, e.Name, f.Name)
 		}
 	}
 }
