@@ -67,6 +67,7 @@ e2e: test-deps localcluster-build ## Behaviour tests on a local control plane
 fuzz: ## Fuzz the parsers briefly: version names, rotor.yaml, the manifest rewriter
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/family
 	$(GO) test -run '^$$' -fuzz '^FuzzConfigParse$$' -fuzztime $(FUZZTIME) ./internal/config
+	$(GO) test -run '^$$' -fuzz '^FuzzSetRewrite$$' -fuzztime $(FUZZTIME) ./internal/gitops
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint over both modules

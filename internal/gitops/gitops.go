@@ -87,7 +87,10 @@ type Location struct {
 }
 
 func (l Location) String() string {
-	s := fmt.Sprintf("%s:%d", l.File, l.Line)
+	s := l.File
+	if l.Line > 0 {
+		s = fmt.Sprintf("%s:%d", l.File, l.Line)
+	}
 	if l.Object.Kind != "" {
 		s += " (" + l.Object.String() + ")"
 	}

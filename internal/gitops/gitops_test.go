@@ -320,3 +320,49 @@ func TestDiffHunksMergeNearbyChangesAndMarkAMissingNewline(t *testing.T) {
 		t.Fatalf("got:\n%s", b.String())
 	}
 }
+
+func TestCompareFindsWhereManifestsAndClusterDiffer(t *testing.T) {
+	s, err := ScanDir(fixture(t), fam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := ObjectRef{Kind: "Job", Namespace: "payments", Name: "migrate"}
+	jobPath := "spec.template.spec.containers[name=migrate].env[name=TOKEN].valueFrom.secretKeyRef"
+	ing := ObjectRef{Kind: "Ingress", Namespace: "payments", Name: "api"}
+	// The cluster as the manifests say, then changed in three places.
+	var live []LiveReference
+	for _, list := range [][]Reference{s.References, s.Unversioned} {
+		for _, r := range list {
+			if r.Via == "" {
+				live = append(live, LiveReference{Object: r.Object, Path: r.Path, Secret: r.Secret})
+			}
+		}
+	}
+	if d := Compare(s, live, "default"); len(d) != 0 {
+		t.Fatalf("the same references must agree, got %+v", d)
+	}
+	var changed []LiveReference
+	for _, l := range live {
+		switch l.Object.String() {
+		case job.String():
+			l.Secret = v2 // drift
+		case ing.String():
+			continue // not applied
+		}
+		changed = append(changed, l)
+	}
+	changed = append(changed, LiveReference{Object: job, Path: "spec.template.spec.volumes[name=x].secret", Secret: v1})
+	d := Compare(s, changed, "default")
+	if len(d) != 3 {
+		t.Fatalf("want 3 disagreements, got %+v", d)
+	}
+	if d[0].Object.String() != ing.String() || d[0].Manifest != v1 || d[0].Cluster != "" || !strings.HasSuffix(d[0].File, "ingress.yaml") || d[0].Line != 12 {
+		t.Errorf("a reference the cluster lacks: %+v", d[0])
+	}
+	if d[1].Object.String() != job.String() || d[1].Path != jobPath || d[1].Manifest != v1 || d[1].Cluster != v2 {
+		t.Errorf("drift: %+v", d[1])
+	}
+	if d[2].Object.String() != job.String() || d[2].Manifest != "" || d[2].Cluster != v1 {
+		t.Errorf("a reference the manifests lack: %+v", d[2])
+	}
+}
