@@ -31,7 +31,7 @@ spec:
         - secretRef:
             name: auth-api-secrets-20250715100000   # rotated by rotor
 `,
-		"legacy.yaml": "kind: Pod\nmetadata: {name: old}\nspec:\n  containers: [{name: a, envFrom: [{secretRef: {name: auth-api-secrets}}]}]\n",
+		"legacy.yaml":                     "kind: Pod\nmetadata: {name: old}\nspec:\n  containers: [{name: a, envFrom: [{secretRef: {name: auth-api-secrets}}]}]\n",
 		"chart/Chart.yaml":                "name: c\n",
 		"chart/templates/deployment.yaml": "metadata:\n  name: {{ .Release.Name }}\n",
 	}
