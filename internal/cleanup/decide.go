@@ -55,8 +55,10 @@ func (d *decider) decide(ctx context.Context, it *Item, res *refs.Result) error 
 	return nil
 }
 
-// referencesTo picks the references to it: cluster objects of its own namespace (a pod
-// can only name a Secret of its namespace), manifests of its namespace or of none. The
+// referencesTo picks the references to it: cluster references to a Secret of its
+// namespace (a pod's own namespace; the one a PersistentVolume or a Gateway names; any
+// namespace for a ClusterAnalysisTemplate's argument), manifests of its namespace or
+// of none. The
 // ExternalSecret that created the version is not a reference: it goes with it.
 func referencesTo(it *Item, all []refs.Reference) []retention.Reference {
 	var out []retention.Reference
@@ -64,8 +66,8 @@ func referencesTo(it *Item, all []refs.Reference) []retention.Reference {
 		if r.Secret != it.Name {
 			continue
 		}
-		if r.File == "" && r.Object.Namespace != it.Namespace {
-			continue
+		if r.File == "" && r.SecretNamespace != "" && r.SecretNamespace != it.Namespace {
+			continue // names a Secret of another namespace ("" resolves in any: it counts)
 		}
 		if r.File != "" && r.Object.Namespace != "" && r.Object.Namespace != it.Namespace {
 			continue

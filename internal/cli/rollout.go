@@ -151,7 +151,7 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 	}
 	plan, err := rot.planner.Plan(ctx, rollout.Request{
 		Family: o.Family, Namespace: o.Scope.namespace, To: o.To,
-		Selector: o.Scope.selector, Workloads: o.Scope.workloads,
+		Selector: o.Scope.selector, Workloads: o.Scope.workloads, AllowDrift: o.Scope.AllowDrift,
 	})
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rotor-project/rotor/internal/health"
 	"github.com/rotor-project/rotor/internal/identity"
+	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/lock"
 	"github.com/rotor-project/rotor/internal/record"
 	"github.com/rotor-project/rotor/internal/repoint"
@@ -23,11 +24,13 @@ import (
 	"github.com/rotor-project/rotor/internal/versions"
 )
 
-// scopeFlags are the flags that choose consumers: -A, -l, --workload.
+// scopeFlags are the flags that choose consumers: -A, -l, --workload, and
+// --allow-drift (consumers another tool manages).
 type scopeFlags struct {
 	AllNamespaces bool
 	Selector      string
 	Workloads     []string
+	AllowDrift    bool
 
 	namespace string
 	selector  labels.Selector
@@ -38,6 +41,7 @@ func (s *scopeFlags) add(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&s.AllNamespaces, "all-namespaces", "A", false, "Consumers in every namespace")
 	cmd.Flags().StringVarP(&s.Selector, "selector", "l", "", "Only consumers whose labels match this selector (e.g. app=web,tier!=batch)")
 	cmd.Flags().StringArrayVar(&s.Workloads, "workload", nil, "Only this consumer, as KIND/NAME (e.g. deployment/web); repeatable")
+	cmd.Flags().BoolVar(&s.AllowDrift, "allow-drift", false, "Also re-point consumers Argo CD, Flux or Helm manage, which they will revert (recorded); without it such consumers refuse the rotation")
 }
 
 func (s *scopeFlags) complete(f *factory) error {
@@ -55,35 +59,14 @@ func (s *scopeFlags) complete(f *factory) error {
 	s.selector = sel
 	for _, w := range s.Workloads {
 		kind, name, ok := strings.Cut(w, "/")
-		canonical := canonicalKind(kind)
-		if !ok || name == "" || canonical == "" {
-			return usageErrorf("invalid --workload %q: use KIND/NAME with KIND one of deployment, statefulset, daemonset, cronjob, job, serviceaccount, ingress, rollout", w)
+		k := kinds.Resolve(kind)
+		if !ok || name == "" || k == nil || !k.Consumer() {
+			return usageErrorf("invalid --workload %q: use KIND/NAME with KIND one of %s (or their short names, e.g. deploy, sts, ro)",
+				w, strings.Join(kinds.ConsumerNames(), ", "))
 		}
-		s.workloads = append(s.workloads, repoint.Target{Kind: canonical, Name: name})
+		s.workloads = append(s.workloads, repoint.Target{Kind: k.Kind, Name: name})
 	}
 	return nil
-}
-
-func canonicalKind(k string) string {
-	switch strings.ToLower(k) {
-	case "deployment", "deployments", "deploy":
-		return "Deployment"
-	case "statefulset", "statefulsets", "sts":
-		return "StatefulSet"
-	case "daemonset", "daemonsets", "ds":
-		return "DaemonSet"
-	case "cronjob", "cronjobs", "cj":
-		return "CronJob"
-	case "job", "jobs":
-		return "Job"
-	case "serviceaccount", "serviceaccounts", "sa":
-		return "ServiceAccount"
-	case "ingress", "ingresses", "ing":
-		return "Ingress"
-	case "rollout", "rollouts", "ro":
-		return "Rollout"
-	}
-	return ""
 }
 
 // rotation holds the engine pieces a rotation command needs.
@@ -133,7 +116,7 @@ func newRotation(ctx context.Context, f *factory, progress io.Writer, leaseDurat
 			Client: client, Repointer: rp, Records: &record.Store{Client: client}, Clock: f.Clock, By: who,
 			Locker: &lock.Locker{Client: client, Clock: f.Clock, Duration: leaseDuration,
 				Holder: fmt.Sprintf("%s on %s (pid %d)", who, host, os.Getpid())},
-			Waiter: &health.Waiter{Client: client, Progress: func(w health.Workload, msg string) {
+			Waiter: &health.Waiter{Client: client, Dynamic: dyn, Progress: func(w health.Workload, msg string) {
 				fmt.Fprintf(progress, "%s  %-32s %s\n", stamp(f.Clock.Since(start)), w, msg)
 			}},
 			Progress: func(e rollout.Event) {
@@ -155,11 +138,15 @@ func newStatusReader(f *factory) (*rollout.StatusReader, error) {
 	if err != nil {
 		return nil, err
 	}
+	dyn, err := f.Dynamic()
+	if err != nil {
+		return nil, err
+	}
 	finder, err := f.Finder()
 	if err != nil {
 		return nil, err
 	}
-	return &rollout.StatusReader{Client: client, Finder: rollout.RefsFinder{Finder: finder}}, nil
+	return &rollout.StatusReader{Client: client, Dynamic: dyn, Finder: rollout.RefsFinder{Finder: finder}}, nil
 }
 
 func stamp(d time.Duration) string {

@@ -145,7 +145,11 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	if err := g.Validate(ctx, step); err != nil {
 		return flatten("the analysis was refused before anything was recorded: %s", err)
 	}
-	eng := &watch.Engine{Client: client, Records: store, Clock: o.f.Clock, FindConsumers: o.consumers}
+	dyn, err := o.f.Dynamic()
+	if err != nil {
+		return err
+	}
+	eng := &watch.Engine{Client: client, Dynamic: dyn, Records: store, Clock: o.f.Clock, FindConsumers: o.consumers}
 	if o.Notify != "" {
 		hook := notify.Webhook{URL: o.Notify, Client: &http.Client{Timeout: 15 * time.Second}}
 		eng.Notify = hook.Post
@@ -272,8 +276,8 @@ func (o *WatchOptions) consumers(ctx context.Context, namespace, fam string) ([]
 	}
 	out := make([]gate.Workload, 0, len(cs))
 	for _, c := range cs {
-		if c.Bare {
-			continue
+		if c.Immutable && c.Kind == "Pod" {
+			continue // a bare Pod: no workload to tell
 		}
 		out = append(out, gate.Workload{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name})
 	}

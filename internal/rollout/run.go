@@ -147,7 +147,7 @@ func (r *Runner) begin(ctx context.Context, p *Plan, action record.Action, strat
 				if len(it.Changes) > 0 {
 					from = it.Changes[0].From
 				}
-				rec.Consumers = append(rec.Consumers, record.Consumer{Kind: it.Consumer.Kind, Name: it.Consumer.Name, From: from, To: it.To})
+				rec.Consumers = append(rec.Consumers, record.Consumer{Kind: it.Consumer.Kind, Name: it.Consumer.Name, From: from, To: it.To, Drift: it.Drift})
 			}
 		}
 		if err := r.Records.Create(ctx, rec); err != nil {
@@ -235,7 +235,8 @@ func (r *Runner) waitHealthy(ctx context.Context, items []Item, timeout time.Dur
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := health.Workload{Kind: it.Consumer.Kind, Namespace: it.Consumer.Namespace, Name: it.Consumer.Name}
+			h := it.Consumer.Health()
+			w := health.Workload{Kind: h.Kind, Namespace: h.Namespace, Name: h.Name}
 			if err := r.Waiter.Wait(ctx, w, it.To); err != nil {
 				once.Do(func() {
 					failure = &Failure{Object: it.Consumer.String(), Reason: reason(err)}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
@@ -30,7 +31,9 @@ const (
 
 // Engine runs watches.
 type Engine struct {
-	Client  kubernetes.Interface
+	Client kubernetes.Interface
+	// Dynamic looks up the UID of each consumer an Event goes to, whatever its kind.
+	Dynamic dynamic.Interface
 	Records *record.Store
 	Clock   clock.Clock
 	// FindConsumers finds the family's consumers when no rotation record names them.
