@@ -2,6 +2,8 @@ package gitops
 
 import (
 	"sort"
+
+	"github.com/rotor-project/rotor/internal/kinds"
 )
 
 // LiveReference is a reference in a live object of the cluster (what the refs engine
@@ -31,14 +33,14 @@ type Disagreement struct {
 // objects, and returns every place where they differ, in file order: a manifest naming a
 // version the cluster does not (not applied yet, or drift), a live object that names
 // the family where the manifest names nothing, or a manifest object the cluster has no
-// such reference for (not applied, or deleted). Objects without a namespace in the
-// manifests are taken to be in defaultNamespace.
+// such reference for (not applied, or deleted). Namespaced objects without a namespace
+// in the manifests are taken to be in defaultNamespace.
 func Compare(s *Scan, live []LiveReference, defaultNamespace string) []Disagreement {
 	type key struct {
 		kind, namespace, name, path string
 	}
 	resolve := func(o ObjectRef) ObjectRef {
-		if o.Namespace == "" {
+		if k := kinds.Lookup(o.Kind); o.Namespace == "" && (k == nil || k.Namespaced) {
 			o.Namespace = defaultNamespace
 		}
 		return o

@@ -13,9 +13,11 @@
 // an escaped string) stops the rewrite with its file and line, rather than guess.
 //
 // What is rewritten (see docs/gitops.md):
-//   - every place secretref knows in every object of every document (Lists included):
-//     pod-spec kinds, ServiceAccounts, Ingress TLS, Argo Rollouts, and an ExternalSecret's
-//     spec.target.name when the ExternalSecret itself has a stable name;
+//   - every place the kinds registry knows in every object of every document (Lists
+//     included): pod-spec kinds, ServiceAccounts, Ingress TLS, well-known annotations
+//     (only the name of a "namespace/name" value), PersistentVolumes, StorageClasses,
+//     Gateways, Argo Rollouts, and an ExternalSecret's spec.target.name when the
+//     ExternalSecret itself has a stable name;
 //   - kustomize patches written inline in a kustomization (patches[].patch,
 //     patchesStrategicMerge, patchesJson6902[].patch; also a Flux Kustomization's
 //     spec.patches): strategic-merge patches are walked like objects, JSON 6902 operations

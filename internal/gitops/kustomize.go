@@ -164,7 +164,7 @@ func (sc *scanner) jsonPatch(ops *yaml.Node, target ObjectRef, fr frame, via str
 		}
 		if v.Kind == yaml.ScalarNode {
 			if style, ok := secretNamePath(path, target.Kind); ok && (v.Tag == "!!str" || v.Tag == "") {
-				sc.found(v.Value, path, style, v, target, fr, via)
+				sc.found(v.Value, "", path, style, v, target, fr, via)
 			}
 			continue
 		}
@@ -230,7 +230,7 @@ func (sc *scanner) fragment(v *yaml.Node, path string, target ObjectRef, fr fram
 				for _, f := range []string{"name", "secretName"} {
 					if s := sc.w.get(val, f); s != nil && s.Kind == yaml.ScalarNode {
 						style, _ := secretNamePath(p+"/"+f, target.Kind)
-						sc.found(s.Value, p+"/"+f, style, s, target, fr, via)
+						sc.found(s.Value, "", p+"/"+f, style, s, target, fr, via)
 					}
 				}
 			case "imagePullSecrets", "tls":
@@ -240,7 +240,7 @@ func (sc *scanner) fragment(v *yaml.Node, path string, target ObjectRef, fr fram
 						if s := sc.w.get(sc.w.resolve(it), field); s != nil && s.Kind == yaml.ScalarNode {
 							ip := fmt.Sprintf("%s/%d/%s", p, j, field)
 							style, _ := secretNamePath(ip, target.Kind)
-							sc.found(s.Value, ip, style, s, target, fr, via)
+							sc.found(s.Value, "", ip, style, s, target, fr, via)
 						}
 					}
 				}

@@ -111,6 +111,48 @@ func (y node) Items() []secretref.Node {
 	return out
 }
 
+// Keys are a mapping's keys in document order, then the keys its merges add.
+func (y node) Keys() []string {
+	if y.n == nil || y.n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	y.w.keys(y.n, seen, &out, 0)
+	return out
+}
+
+func (w *walk) keys(m *yaml.Node, seen map[string]bool, out *[]string, depth int) {
+	if m == nil || m.Kind != yaml.MappingNode || depth > 16 {
+		return
+	}
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" {
+			merges = append(merges, m.Content[i+1])
+			continue
+		}
+		if k.Kind == yaml.ScalarNode && !seen[k.Value] {
+			seen[k.Value] = true
+			*out = append(*out, k.Value)
+		}
+	}
+	for _, mg := range merges {
+		mg = w.resolve(mg)
+		if mg == nil {
+			continue
+		}
+		srcs := []*yaml.Node{mg}
+		if mg.Kind == yaml.SequenceNode {
+			srcs = mg.Content
+		}
+		for _, s := range srcs {
+			w.keys(w.resolve(s), seen, out, depth+1)
+		}
+	}
+}
+
 func (y node) Str() (string, bool) {
 	if y.n == nil || y.n.Kind != yaml.ScalarNode || (y.n.Tag != "!!str" && y.n.Tag != "") {
 		return "", false

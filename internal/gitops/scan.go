@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/secretref"
 )
 
@@ -284,8 +285,8 @@ func (sc *scanner) document(n *yaml.Node, fr frame, via string) {
 		sc.patches(sc.w.get(sc.w.get(n, "spec"), "patches"), "Flux Kustomization spec.patches")
 		return
 	}
-	secretref.Tree(kind, node{n: n, w: sc.w}, func(r secretref.Ref) bool {
-		sc.found(r.Name, r.Path, r.Style, sc.w.scalarOf(r), obj, fr, via)
+	kinds.Walk(kind, node{n: n, w: sc.w}, func(r secretref.Ref) bool {
+		sc.found(r.Name, r.Prefix, r.Path, r.Style, sc.w.scalarOf(r), obj, fr, via)
 		return true
 	})
 }
@@ -308,8 +309,9 @@ func (sc *scanner) isVersion(name string) bool {
 	return ok
 }
 
-// found records one Secret name at a reference place, if it is the family's.
-func (sc *scanner) found(name, path string, style secretref.Style, scalar *yaml.Node, obj ObjectRef, fr frame, via string) {
+// found records one Secret name at a reference place, if it is the family's. The
+// scalar holds prefix + name ("namespace/" in an annotation): only the name is spliced.
+func (sc *scanner) found(name, prefix, path string, style secretref.Style, scalar *yaml.Node, obj ObjectRef, fr frame, via string) {
 	versioned := sc.isVersion(name)
 	if !versioned && name != sc.s.Family {
 		return
@@ -338,6 +340,11 @@ func (sc *scanner) found(name, path string, style secretref.Style, scalar *yaml.
 			fail(err.Error())
 			return
 		}
+		if !strings.HasPrefix(scalar.Value, prefix) || scalar.Value[len(prefix):] != name {
+			fail(errLocate.Error())
+			return
+		}
+		sp.start += len(prefix)
 		prev := sc.f.spans[sp.start]
 		sp.refs = append(prev.refs, idx)
 		sc.f.spans[sp.start] = sp
