@@ -84,11 +84,7 @@ func assertGolden(t *testing.T, name, got string) {
 
 func set(t *testing.T, dir, to string, opts SetOptions) *Plan {
 	t.Helper()
-	s, err := ScanDir(dir, fam)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := s.Set(to, opts)
+	p, err := Set(dir, fam, to, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

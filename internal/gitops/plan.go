@@ -211,3 +211,13 @@ func (p *Plan) Edits() []Edit {
 	}
 	return out
 }
+
+// Set scans root for fam and works out the rewrite to to: ScanDir, then Scan.Set. It is
+// what a GitOps step calls before Write and Git.Commit.
+func Set(root, fam, to string, opts SetOptions) (*Plan, error) {
+	s, err := ScanDir(root, fam)
+	if err != nil {
+		return nil, err
+	}
+	return s.Set(to, opts)
+}
