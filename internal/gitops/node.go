@@ -26,8 +26,6 @@ type node struct {
 	w *walk
 }
 
-func (w *walk) wrap(n *yaml.Node) node { return node{n: w.resolve(n), w: w} }
-
 func (w *walk) resolve(n *yaml.Node) *yaml.Node {
 	for i := 0; n != nil && n.Kind == yaml.AliasNode; i++ {
 		if i > 64 {
