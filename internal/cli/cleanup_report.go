@@ -63,10 +63,10 @@ func cleanupDetails(plan *cleanup.Plan, it cleanup.Item) string {
 			parts = append(parts, cleanupCronText(c))
 		}
 	case retention.KeptRollbackTarget:
-		parts = append(parts, "rollout undo would break: "+cleanupRevisions(d.RollbackTargets))
+		parts = append(parts, "undo would break: "+cleanupRevisions(d.RollbackTargets))
 	case retention.Delete, retention.Deleted:
 		if len(d.RollbackTargets) > 0 {
-			parts = append(parts, "breaks rollout undo to: "+cleanupRevisions(d.RollbackTargets))
+			parts = append(parts, "breaks undo to: "+cleanupRevisions(d.RollbackTargets))
 		} else {
 			parts = append(parts, "no references")
 		}
@@ -107,6 +107,9 @@ func cleanupRevisions(refs []retention.Reference) string {
 		owner := "-"
 		if r.Owner != nil {
 			owner = r.Owner.Kind + "/" + r.Owner.Name
+			if r.Owner.Kind == "Release" {
+				owner = "helm release " + r.Owner.Name // `helm rollback` would bring it back
+			}
 		}
 		out = append(out, fmt.Sprintf("%s revision %s (%s/%s)", owner, orDash(r.Revision), r.Kind, r.Name))
 	}

@@ -142,7 +142,7 @@ func (f *factory) Finder() (*refs.Finder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &refs.Finder{Client: client, Dynamic: dyn, Discovery: disc, Metadata: meta}, nil
+	return &refs.Finder{Client: client, Dynamic: dyn, Discovery: disc, Metadata: meta, Helm: true}, nil
 }
 
 // Namespace is -n, or the kubeconfig context's namespace, or "default".

@@ -40,13 +40,30 @@ type scan struct {
 const firstPage = 1
 
 // scanTyped lists a built-in kind page by page with the typed client (protobuf, as the
-// caller's rest.Config says) and visits each object as its page arrives.
+// caller's rest.Config says) and visits each object as its page arrives. The next page
+// is requested as soon as a page arrives, so the API server prepares (and the client
+// decodes) it while this one is visited: two pages at most are in memory.
 func (s *scan) scanTyped(ctx context.Context, k *kinds.Kind) error {
-	opts := metav1.ListOptions{Limit: firstPage}
+	type fetched struct {
+		p   kinds.Page
+		err error
+	}
+	next := make(chan fetched, 1)
+	fetch := func(opts metav1.ListOptions) {
+		go func() {
+			p, err := k.ListTyped(ctx, s.client, s.ns, opts)
+			next <- fetched{p, err}
+		}()
+	}
+	fetch(metav1.ListOptions{Limit: firstPage})
 	for {
-		p, err := k.ListTyped(ctx, s.client, s.ns, opts)
-		if err != nil {
-			return err
+		f := <-next
+		if f.err != nil {
+			return f.err
+		}
+		p := f.p
+		if p.Continue != "" {
+			fetch(metav1.ListOptions{Limit: s.limit, Continue: p.Continue})
 		}
 		for _, obj := range p.Items {
 			var refs []secretref.Ref
@@ -61,7 +78,6 @@ func (s *scan) scanTyped(ctx context.Context, k *kinds.Kind) error {
 		if p.Continue == "" {
 			return nil
 		}
-		opts.Continue, opts.Limit = p.Continue, s.limit
 	}
 }
 
@@ -167,6 +183,7 @@ func (f *Finder) scanCluster(ctx context.Context, q Query, m matcher, res *Resul
 	}
 	if f.Helm {
 		run("Secret", func(ctx context.Context) error { return s.scanHelmReleases(ctx) })
+		run("ConfigMap", func(ctx context.Context) error { return s.scanHelmConfigMaps(ctx) })
 	}
 	var existing existence
 	if f.Metadata != nil {

@@ -102,6 +102,9 @@ func (r *Runner) BlueGreen(ctx context.Context, p *Plan, steps []int, pause time
 		return nil, &PlanError{Problems: []string{fmt.Sprintf("--strategy bluegreen works on Deployments only, and these consumers are not: %s; use --strategy rolling, or narrow the scope with --workload or -l",
 			strings.Join(others, ", "))}}
 	}
+	if err := r.autoscaledDeployments(ctx, p.Active()); err != nil {
+		return nil, err
+	}
 	recs, release, err := r.begin(ctx, p, record.Rollout, "bluegreen")
 	if err != nil {
 		return nil, err

@@ -108,6 +108,10 @@ func (p *Plan) Namespaces() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, it := range p.Items {
+		// Cluster-scoped consumers and those only reported take no lock or record.
+		if it.Skip || it.Consumer.Namespace == "" {
+			continue
+		}
 		if !seen[it.Consumer.Namespace] {
 			seen[it.Consumer.Namespace] = true
 			out = append(out, it.Consumer.Namespace)
@@ -184,7 +188,25 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 	targets := map[string]*corev1.Secret{} // namespace/name → Secret (nil: missing)
 	for _, c := range consumers {
 		to := req.To
-		if to == "" && req.Back && !c.Immutable {
+		if c.Immutable {
+			// Reported with what to do, never patched: no target to check.
+			item, err := pl.item(ctx, c, req.Family, to)
+			if err != nil {
+				return nil, err
+			}
+			plan.Items = append(plan.Items, item)
+			continue
+		}
+		// A cluster-scoped consumer (a ClusterAnalysisTemplate) resolves its Secret in
+		// the namespace that uses it: the rotation's.
+		secretNS := c.Namespace
+		if secretNS == "" {
+			if secretNS = req.Namespace; secretNS == "" {
+				problems = append(problems, fmt.Sprintf("%s is cluster-scoped and names its Secret in every namespace that uses it: rotate it with -n NAMESPACE, where the new version exists", c.Target))
+				continue
+			}
+		}
+		if to == "" && req.Back {
 			obj, err := pl.Repointer.Get(ctx, c.Target)
 			if err != nil {
 				return nil, fmt.Errorf("reading %s: %w", c.Target, err)
@@ -196,35 +218,35 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 			}
 		}
 		if to == Latest {
-			latest, err := pl.Latest(ctx, c.Namespace, req.Family)
+			latest, err := pl.Latest(ctx, secretNS, req.Family)
 			if err != nil {
 				return nil, err
 			}
 			if latest == "" {
-				problems = append(problems, fmt.Sprintf("%s in namespace %q: no version of %q exists there to roll out", c.Target, c.Namespace, req.Family))
+				problems = append(problems, fmt.Sprintf("%s in namespace %q: no version of %q exists there to roll out", c.Target, secretNS, req.Family))
 				continue
 			}
 			to = latest
 		}
-		key := c.Namespace + "/" + to
+		key := secretNS + "/" + to
 		secret, seen := targets[key]
 		if !seen {
-			s, err := pl.Client.CoreV1().Secrets(c.Namespace).Get(ctx, to, metav1.GetOptions{})
+			s, err := pl.Client.CoreV1().Secrets(secretNS).Get(ctx, to, metav1.GetOptions{})
 			switch {
 			case apierrors.IsNotFound(err):
 				s = nil
 			case err != nil:
-				return nil, fmt.Errorf("reading the target version %s in namespace %q: %w", to, c.Namespace, err)
+				return nil, fmt.Errorf("reading the target version %s in namespace %q: %w", to, secretNS, err)
 			}
 			targets[key], secret = s, s
 		}
 		if secret == nil {
 			if req.Back {
 				problems = append(problems, fmt.Sprintf("%s: cannot roll back to %s: it no longer exists in namespace %q (deleted?); choose a version that exists with --to (list them with: versions %s -n %s)",
-					c.Target, to, c.Namespace, req.Family, c.Namespace))
+					c.Target, to, secretNS, req.Family, secretNS))
 			} else {
 				problems = append(problems, fmt.Sprintf("%s in namespace %q: version %s does not exist there (a consumer can only use a Secret of its own namespace); create it there first",
-					c.Target, c.Namespace, to))
+					c.Target, secretNS, to))
 			}
 			continue
 		}

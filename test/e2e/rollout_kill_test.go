@@ -20,6 +20,7 @@ import (
 	"github.com/rotor-project/rotor/internal/record"
 	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/test/clusterenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 var rotorBuild struct {
@@ -58,11 +59,41 @@ func rotorBinary(t *testing.T) string {
 	return rotorBuild.bin
 }
 
+// waitLockExpired waits until the lock (a Lease) of a killed run in ns has expired by
+// its own record: renewed last at renewTime, held for leaseDurationSeconds. Nobody
+// renews a dead run's lock, so that instant is fixed; the wait ends at it, not at a
+// guess.
+func waitLockExpired(t *testing.T, ns string) {
+	t.Helper()
+	leases, err := clusterenv.Client(t).CoordinationV1().Leases(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expires time.Time
+	for _, l := range leases.Items {
+		if l.Spec.RenewTime == nil || l.Spec.LeaseDurationSeconds == nil {
+			continue
+		}
+		if e := l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second); e.After(expires) {
+			expires = e
+		}
+	}
+	if expires.IsZero() {
+		t.Fatalf("no lock recorded in %s", ns)
+	}
+	select {
+	case <-time.After(time.Until(expires) + time.Millisecond):
+	case <-waitfor.Context(t).Done():
+		t.Fatal("the test's deadline came before the lock expired")
+	}
+}
+
 // TestRolloutKilledMidwayConvergesWhenRunAgain kills a blue-green rollout with SIGKILL
 // while green runs half the replicas, checks that nothing points at a missing Secret,
 // then runs the same command again: it takes over the expired lock, marks the dead
 // run's record, reuses green, and converges.
 func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -78,7 +109,7 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "green at half size", func() bool {
+	eventually(t, ns, "green at half size", func() bool {
 		g, err := c.AppsV1().Deployments(ns).Get(ctx, rollout.GreenName("web"), metav1.GetOptions{})
 		return err == nil && *g.Spec.Replicas == 2 && g.Status.AvailableReplicas == 2
 	})
@@ -95,7 +126,7 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 			}
 		}
 	}
-	time.Sleep(2500 * time.Millisecond) // the dead run's lock expires
+	waitLockExpired(t, ns) // the dead run's lock
 
 	again := exec.Command(bin, append(args, "--pause", "200ms")...)
 	var out, errOut bytes.Buffer
@@ -134,6 +165,7 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 // TestRollingRolloutKilledAfterRepointingConverges kills a rolling rollout while it
 // waits for health, and runs it again.
 func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	v1, v2 := twoVersions(t, ns, "app")
@@ -146,13 +178,13 @@ func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "re-pointed", func() bool {
+	eventually(t, ns, "re-pointed", func() bool {
 		s := templateSecrets(t, ns, "web")
 		return len(s) == 1 && s[0] == v2
 	})
 	_ = first.Process.Signal(syscall.SIGKILL)
 	_ = first.Wait()
-	time.Sleep(2500 * time.Millisecond)
+	waitLockExpired(t, ns)
 	again := exec.Command(bin, args...)
 	out, err := again.CombinedOutput()
 	if err != nil {
@@ -172,6 +204,7 @@ func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
 // what Ctrl-C sends) while it pauses at a step: blue is back at full size on its old
 // version, green is gone, the lock is released, and the exit status is 130.
 func TestCtrlCDuringABlueGreenStepAbortsCleanly(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -184,7 +217,7 @@ func TestCtrlCDuringABlueGreenStepAbortsCleanly(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "the pause at 50 %", func() bool { return strings.Contains(errOut.String(), "pausing") })
+	errOut.Wait(t, "the pause at 50 %", func(s string) bool { return strings.Contains(s, "pausing") })
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -20,9 +19,11 @@ import (
 	"github.com/rotor-project/rotor/internal/record"
 	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/test/clusterenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 func TestRolloutRollingMovesEveryConsumerKind(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -76,7 +77,7 @@ func TestRolloutRollingMovesEveryConsumerKind(t *testing.T) {
 		_, err := c.NetworkingV1().Ingresses(ns).Create(ctx, ing, metav1.CreateOptions{})
 		return err
 	})
-	eventually(t, 60*time.Second, "statefulset and daemonset ready", func() bool {
+	eventually(t, ns, "statefulset and daemonset ready", func() bool {
 		s, err1 := c.AppsV1().StatefulSets(ns).Get(ctx, "db", metav1.GetOptions{})
 		d, err2 := c.AppsV1().DaemonSets(ns).Get(ctx, "agent", metav1.GetOptions{})
 		return err1 == nil && err2 == nil && s.Status.ReadyReplicas == 2 && d.Status.NumberAvailable == 1
@@ -127,13 +128,14 @@ func TestRolloutRollingMovesEveryConsumerKind(t *testing.T) {
 }
 
 func TestRolloutOfACrashingVersionRollsBackAutomatically(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	v1, v2 := twoVersions(t, ns, "app")
 	crashPodsUsing(t, ns, v2+"$")
 	createDeployment(t, ns, deployment("web", v1, 3))
 
-	r := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--timeout", "60s")
+	r := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--timeout", rotorTimeout(t))
 	if r.Code == 0 {
 		t.Fatalf("a crashing version rolled out: %+v", r)
 	}
@@ -150,7 +152,7 @@ func TestRolloutOfACrashingVersionRollsBackAutomatically(t *testing.T) {
 		t.Fatalf("the rollback left a came-from annotation: %v", d.Annotations)
 	}
 	waitAvailable(t, c, ns, "web")
-	eventually(t, 30*time.Second, "only v1 pods", func() bool {
+	eventually(t, ns, "only v1 pods", func() bool {
 		p := podsByVersion(t, ns, "app")
 		return p[v1] == 3 && p[v2] == 0
 	})
@@ -161,6 +163,7 @@ func TestRolloutOfACrashingVersionRollsBackAutomatically(t *testing.T) {
 }
 
 func TestRolloutRefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	elsewhere := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
@@ -218,6 +221,7 @@ func TestRolloutRefusalsChangeNothing(t *testing.T) {
 }
 
 func TestRolloutKeepsAConcurrentWritersChange(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -240,13 +244,25 @@ func TestRolloutKeepsAConcurrentWritersChange(t *testing.T) {
 			}
 			img := fmt.Sprintf("registry.example/app:%d", i)
 			patch := fmt.Sprintf(`{"spec":{"replicas":3,"template":{"spec":{"containers":[{"name":"app","image":%q}]}}}}`, img)
-			if _, err := c.AppsV1().Deployments(ns).Patch(ctx, "web", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "other-writer"}); err == nil {
-				lastImage = img
+			d, err := c.AppsV1().Deployments(ns).Patch(ctx, "web", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "other-writer"})
+			if err != nil {
+				continue
 			}
-			time.Sleep(5 * time.Millisecond)
+			lastImage = img
+			// Paced by the cluster, not a clock: the next change once the Deployment
+			// controller has seen this one.
+			_ = clusterenv.Until(waitfor.Context(t), clusterenv.RESTConfig(t), ns, func(ctx context.Context) (bool, error) {
+				select {
+				case <-stop:
+					return true, nil
+				default:
+				}
+				got, err := c.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+				return err == nil && got.Status.ObservedGeneration >= d.Generation, nil
+			}, clusterenv.Deployments)
 		}
 	}()
-	r := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--timeout", "50s")
+	r := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--timeout", rotorTimeout(t))
 	close(stop)
 	wg.Wait()
 	if r.Code != 0 {
@@ -265,6 +281,7 @@ func TestRolloutKeepsAConcurrentWritersChange(t *testing.T) {
 }
 
 func TestSecondRolloutOfTheSameFamilyIsRefusedWhileTheFirstRuns(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	v1, v2 := twoVersions(t, ns, "app")
 	createDeployment(t, ns, deployment("web", v1, 2))
@@ -274,7 +291,7 @@ func TestSecondRolloutOfTheSameFamilyIsRefusedWhileTheFirstRuns(t *testing.T) {
 		first <- run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--strategy", "bluegreen", "--steps", "50,100", "--pause", "4s")
 	}()
 	c := clusterenv.Client(t)
-	eventually(t, 30*time.Second, "the first rollout's lock", func() bool {
+	eventually(t, ns, "the first rollout's lock", func() bool {
 		l, err := c.CoordinationV1().Leases(ns).List(context.Background(), metav1.ListOptions{})
 		return err == nil && len(l.Items) == 1
 	})
@@ -292,6 +309,7 @@ func TestSecondRolloutOfTheSameFamilyIsRefusedWhileTheFirstRuns(t *testing.T) {
 }
 
 func TestRollbackReturnsToThePreviousVersionAndIsRefusedWhenItWasDeleted(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	v1, v2 := twoVersions(t, ns, "app")

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,25 +21,12 @@ import (
 	"github.com/rotor-project/rotor/internal/record"
 	"github.com/rotor-project/rotor/test/clusterenv"
 	"github.com/rotor-project/rotor/test/promenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
-// lockedBuffer is a buffer a running command writes to while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is a buffer a running command writes to while the test reads it, and
+// waits on.
+type lockedBuffer = waitfor.Buffer
 
 // startWatch runs `rotor watch` in-process with the real clock until it ends or ctx
 // is cancelled.
@@ -53,18 +39,6 @@ func startWatch(ctx context.Context, t *testing.T, args ...string) (done <-chan 
 		ch <- cli.Run(ctx, full, cli.IOStreams{In: strings.NewReader(""), Out: stdout, ErrOut: stderr}, cli.Deps{})
 	}()
 	return ch, stdout, stderr
-}
-
-func watchWaitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s", timeout, what)
 }
 
 // rotated creates a consumer Deployment and the record of a rotation that moved it
@@ -132,16 +106,14 @@ spec:
 // fails within seconds, creates a Warning Event on the consumer, POSTs to the webhook
 // and exits 1.
 func TestWatchFailureCreatesEventsAndNotifies(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	store := rotated(t, ns, "auth")
 	exp := promenv.StartExporter(t)
 	prom := promenv.Start(t, exp.Target)
 	prom.WaitForTarget(t)
 	query := `sum(rate(app_requests_total{code="500"}[5s]))`
-	watchWaitFor(t, "the rate to have data", 30*time.Second, func() bool {
-		out, err := prom.Query(query)
-		return err == nil && strings.Contains(out, `"value"`)
-	})
+	prom.WaitForQuery(t, "the rate to have data", query)
 
 	var mu sync.Mutex
 	var posts []map[string]any
@@ -161,25 +133,24 @@ func TestWatchFailureCreatesEventsAndNotifies(t *testing.T) {
 	hookURL := "http://" + l.Addr().String() + "/services/T000/B000/secret-token"
 
 	file := writeAnalysis(t, prom.URL, query)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := waitfor.Context(t)
 	done, stdout, stderr := startWatch(ctx, t, "auth", "-n", ns, "--analysis", file, "--for", "1h", "--notify", hookURL)
-	watchWaitFor(t, "two healthy heartbeats", 30*time.Second, func() bool {
-		if strings.Count(stderr.String(), "Successful value=") >= 2 {
-			return true
-		}
+	codes := make(chan int, 1) // the watch's exit status, relayed
+	ended, markEnded := context.WithCancel(ctx)
+	go func() { codes <- <-done; markEnded() }()
+	if err := stderr.WaitContext(ended, func(s string) bool { return strings.Count(s, "Successful value=") >= 2 }); err != nil {
 		select {
-		case code := <-done:
+		case code := <-codes:
 			t.Fatalf("the watch ended early with %d:\n%s\n%s", code, stdout, stderr)
 		default:
+			t.Fatalf("waiting for two healthy heartbeats: %v\n%s", err, stderr)
 		}
-		return false
-	})
+	}
 	exp.SetErrorRate(50)
 	var code int
 	select {
-	case code = <-done:
-	case <-time.After(45 * time.Second):
+	case code = <-codes:
+	case <-ctx.Done():
 		t.Fatalf("the watch did not fail after errors began; stderr:\n%s", stderr)
 	}
 	if code != 1 {
@@ -222,6 +193,7 @@ func TestWatchFailureCreatesEventsAndNotifies(t *testing.T) {
 // A watch interrupted midway leaves its window recorded; the same command again
 // continues that window; other arguments start a new one.
 func TestWatchResumesTheRecordedWindow(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	store := rotated(t, ns, "auth")
 	prom := promenv.Start(t)
@@ -233,7 +205,7 @@ func TestWatchResumesTheRecordedWindow(t *testing.T) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		done, _, stderr := startWatch(ctx, t, append([]string{"auth", "-n", ns, "--analysis", file}, args...)...)
-		watchWaitFor(t, "a heartbeat", 30*time.Second, func() bool { return strings.Contains(stderr.String(), "Successful value=[0]") })
+		stderr.Wait(t, "a heartbeat", func(s string) bool { return strings.Contains(s, "Successful value=[0]") })
 		cancel()
 		if code := <-done; code != 130 {
 			t.Fatalf("interrupted watch exit %d, want 130:\n%s", code, stderr)
@@ -261,6 +233,7 @@ func TestWatchResumesTheRecordedWindow(t *testing.T) {
 // Bad PromQL, an unreachable Prometheus and a condition that does not compile are
 // refused before anything is recorded.
 func TestWatchRefusesABadAnalysisUpFront(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	rotated(t, ns, "auth")
 	prom := promenv.Start(t)
