@@ -77,8 +77,10 @@ generate: ## Regenerate the deep copies of api/v1alpha1 (controller-gen from the
 	$(GO) run $(CONTROLLER_GEN) object paths=./api/...
 
 .PHONY: fuzz
-fuzz: ## Fuzz the version-name parser briefly
+fuzz: ## Fuzz the parsers briefly: version names, rotor.yaml, the manifest rewriter
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/family
+	$(GO) test -run '^$$' -fuzz '^FuzzConfigParse$$' -fuzztime $(FUZZTIME) ./internal/config
+	$(GO) test -run '^$$' -fuzz '^FuzzSetRewrite$$' -fuzztime $(FUZZTIME) ./internal/gitops
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint over both modules

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -104,11 +103,3 @@ func markReverted(ctx context.Context, r *runner, rot *v1alpha1.SecretRotation, 
 	return fmt.Errorf("could not record on rotation %s that %s reversed it: it kept changing", rot.Name, by)
 }
 
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -110,6 +110,8 @@ The old version stays, so rollback is a change of reference, not a hunt for back
 		NewCmdRefs(f, name, streams),
 		NewCmdWatch(f, name, streams),
 		NewCmdHistory(f, name, streams),
+		NewCmdConfig(f, name, streams),
+		NewCmdGitOps(f, name, streams),
 	)
 	registerCompletions(root, f)
 	return root
