@@ -102,4 +102,3 @@ func markReverted(ctx context.Context, r *runner, rot *v1alpha1.SecretRotation, 
 	}
 	return fmt.Errorf("could not record on rotation %s that %s reversed it: it kept changing", rot.Name, by)
 }
-

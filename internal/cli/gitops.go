@@ -302,4 +302,3 @@ func orNone(s string) string {
 	}
 	return s
 }
-
