@@ -12,7 +12,7 @@ GOLANGCI_LINT := $(CACHE_DIR)/tools/golangci-lint-$(GOLANGCI_VERSION)/golangci-l
 LOCALCLUSTER  := bin/localcluster
 CLUSTER_DIR   := .localcluster
 FUZZTIME      ?= 10s
-MODULES       := . hack/localcluster
+MODULES       := . hack/localcluster test/helmfixture
 # Addons the test suite uses (built before any test runs; each started once per run).
 TEST_ADDONS   := argo-rollouts,external-secrets,flux
 # e2e tests that may run at once on the one cluster (each in its own namespaces).
@@ -69,6 +69,12 @@ unit: test-deps ## Tests that need no cluster (the analysis tests start a real P
 .PHONY: e2e
 e2e: test-deps localcluster-build addons-build ## Behaviour tests on a local control plane
 	hack/with-cluster.sh bash -c '$(GO) test -json -count=1 -timeout 30m -parallel $(TEST_PARALLEL) ./test/... | $(GO) run ./hack/testreport'
+
+CONTROLLER_GEN := sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+
+.PHONY: generate
+generate: ## Regenerate the deep copies of api/v1alpha1 (controller-gen from the Go module proxy)
+	$(GO) run $(CONTROLLER_GEN) object paths=./api/...
 
 .PHONY: fuzz
 fuzz: ## Fuzz the version-name parser briefly
