@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/rotor-project/rotor/test/clusterenv"
@@ -118,12 +119,18 @@ func refsWorkloadFixture(t *testing.T, ns, fam, cur, old string) {
 		l, err := c.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=api"})
 		return err == nil && len(l.Items) == 1 && l.Items[0].Status.ReadyReplicas == 1
 	})
-	dep, err := c.AppsV1().Deployments(ns).Get(ctx, "api", metav1.GetOptions{})
-	if err != nil {
+	// The Deployment controller may write its status in between: re-read on conflict.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		dep, err := c.AppsV1().Deployments(ns).Get(ctx, "api", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		dep.Spec.Template.Spec.Containers[0].Env[1] = secretKeyEnv("TOKEN", cur, "token")
+		_, err = c.AppsV1().Deployments(ns).Update(ctx, dep, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
-	dep.Spec.Template.Spec.Containers[0].Env[1] = secretKeyEnv("TOKEN", cur, "token")
-	must(t)(c.AppsV1().Deployments(ns).Update(ctx, dep, metav1.UpdateOptions{}))
 
 	must(t)(c.AppsV1().StatefulSets(ns).Create(ctx, &appsv1.StatefulSet{
 		ObjectMeta: metav1.ObjectMeta{Name: "db"},
