@@ -149,7 +149,9 @@ func TestCleanupWithoutDeletePermissionChangesNothing(t *testing.T) {
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.RbacV1().ClusterRoleBindings().Delete(context.Background(), user, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = c.RbacV1().ClusterRoleBindings().Delete(context.Background(), user, metav1.DeleteOptions{})
+	})
 	before := snapshot(t, w.ns)
 	dry := cleanupRun(t, w, false, nil, "--dry-run", "--as", user)
 	if dry.Code != 0 || strings.Count(dry.Stdout, "would delete") != 3 {
