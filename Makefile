@@ -70,9 +70,17 @@ unit: test-deps ## Tests that need no cluster (the analysis tests start a real P
 e2e: test-deps localcluster-build addons-build ## Behaviour tests on a local control plane
 	hack/with-cluster.sh bash -c '$(GO) test -json -count=1 -timeout 30m -parallel $(TEST_PARALLEL) ./test/... | $(GO) run ./hack/testreport'
 
+CONTROLLER_GEN := sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+
+.PHONY: generate
+generate: ## Regenerate the deep copies of api/v1alpha1 (controller-gen from the Go module proxy)
+	$(GO) run $(CONTROLLER_GEN) object paths=./api/...
+
 .PHONY: fuzz
-fuzz: ## Fuzz the version-name parser briefly
+fuzz: ## Fuzz the parsers briefly: version names, rotor.yaml, the manifest rewriter
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/family
+	$(GO) test -run '^$$' -fuzz '^FuzzConfigParse$$' -fuzztime $(FUZZTIME) ./internal/config
+	$(GO) test -run '^$$' -fuzz '^FuzzSetRewrite$$' -fuzztime $(FUZZTIME) ./internal/gitops
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint over both modules

@@ -6,6 +6,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/clock"
+
+	"github.com/rotor-project/rotor/internal/rollout"
 )
 
 // IOStreams are the standard streams a command reads and writes: results go to Out,
@@ -106,6 +109,9 @@ The old version stays, so rollback is a change of reference, not a hunt for back
 		NewCmdStatus(f, name, streams),
 		NewCmdRefs(f, name, streams),
 		NewCmdWatch(f, name, streams),
+		NewCmdHistory(f, name, streams),
+		NewCmdConfig(f, name, streams),
+		NewCmdGitOps(f, name, streams),
 	)
 	registerCompletions(root, f)
 	return root
@@ -129,6 +135,7 @@ type hint struct {
 }
 
 var hints = []hint{
+	{isPlanError, "hint: name the version with --to VERSION (or latest); choose the consumers with -n/-A, -l SELECTOR and --workload KIND/NAME."},
 	{isForbidden, "hint: your user lacks a permission this command needs; `kubectl auth can-i --list -n NAMESPACE` shows what you may do, and a cluster admin can grant the missing verb with a Role and RoleBinding."},
 	{isUnreachable, "hint: the cluster did not answer; check --kubeconfig and --context, or that the API server is up."},
 }
@@ -139,3 +146,8 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func usageErrorf(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+func isPlanError(err error) bool {
+	var pe *rollout.PlanError
+	return errors.As(err, &pe)
+}

@@ -1,13 +1,12 @@
-// Package rollout moves the consumers of a Secret family from one version to another:
-// it plans (who names which version, what changes, what would break), re-points
-// (rolling: every consumer at once through its own rolling update; bluegreen: a green
-// copy of each Deployment scaled up in steps), gates each step (Kubernetes health and
-// any further gate, such as metric analysis), rolls back automatically on failure, and
-// records every rotation. One rotation per family and namespace runs at a time (a
-// Lease). Every step is idempotent: a run killed at any point and run again converges,
-// and no consumer is ever pointed at a Secret that does not exist.
+// Package rollout plans a rotation of a Secret family: who names which version (the
+// consumers, found by the reference engine), what changes in each (the exact references),
+// and what would break (a target that does not exist, is not a version of the family,
+// lives in another namespace, or lacks a key a consumer requires). It also reads the
+// mixed state of the consumers (status), refuses blue-green rotations an autoscaler
+// would undo, and names the green copies of a blue-green rotation. Carrying a plan out
+// is internal/rotation's job, one journaled step at a time.
 //
-// The package never prints: it reports progress through Options.Progress.
+// The package never prints.
 package rollout
 
 import (
@@ -92,6 +91,11 @@ type Item struct {
 	Skip bool
 	// Rolls is set for kinds that roll pods out (and are waited on).
 	Rolls bool
+	// UID is the consumer's UID when planned; Annotation its previous-version
+	// annotation then ("" when none); Current the version it named then.
+	UID        string
+	Annotation string
+	Current    string
 	// Drift is set when the consumer is managed by another tool and re-pointed anyway
 	// (Request.AllowDrift): what the owner is, for the record.
 	Drift string
@@ -180,7 +184,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		if req.Namespace == "" {
 			where = "any namespace"
 		}
-		return nil, &PlanError{Problems: []string{fmt.Sprintf("no consumers of %q in %s%s: nothing names any of its versions; check -n, -l and --workload, or find references with: refs --family %s -A",
+		return nil, &PlanError{Problems: []string{fmt.Sprintf("no consumers of %q in %s%s: nothing names any of its versions; check the namespace and the selection of consumers, or find references with: refs --family %s -A",
 			req.Family, where, scopeNote(req), req.Family)}}
 	}
 	plan := &Plan{Family: req.Family}
@@ -212,7 +216,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 				return nil, fmt.Errorf("reading %s: %w", c.Target, err)
 			}
 			if to = obj.GetAnnotations()[repoint.AnnotationKey(req.Family)]; to == "" {
-				problems = append(problems, fmt.Sprintf("%s has no recorded previous version of %q (annotation %s): name one with --to VERSION",
+				problems = append(problems, fmt.Sprintf("%s has no recorded previous version of %q (annotation %s): name the version to return to",
 					c.Target, req.Family, repoint.AnnotationKey(req.Family)))
 				continue
 			}
@@ -242,7 +246,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		}
 		if secret == nil {
 			if req.Back {
-				problems = append(problems, fmt.Sprintf("%s: cannot roll back to %s: it no longer exists in namespace %q (deleted?); choose a version that exists with --to (list them with: versions %s -n %s)",
+				problems = append(problems, fmt.Sprintf("%s: cannot roll back to %s: it no longer exists in namespace %q (deleted?); choose a version that exists (list them with: versions %s -n %s)",
 					c.Target, to, secretNS, req.Family, secretNS))
 			} else {
 				problems = append(problems, fmt.Sprintf("%s in namespace %q: version %s does not exist there (a consumer can only use a Secret of its own namespace); create it there first",
@@ -303,6 +307,10 @@ func (pl *Planner) item(ctx context.Context, c Consumer, fam, to string) (Item, 
 	item.Consumer.ManagedBy = managedby.Detect(obj.GetLabels(), obj.GetAnnotations())
 	res := repoint.Plan(obj, fam, to)
 	item.Changes = res.Changes
+	item.UID, item.Annotation, item.Current = string(obj.GetUID()), res.Recorded, res.Previous
+	if res.Unchanged() {
+		item.Current = to
+	}
 	if k := kinds.Lookup(c.Kind); k != nil {
 		item.Rolls = k.Rolls || c.Judged != nil
 		if !item.Rolls {

@@ -75,11 +75,17 @@ spec:
       steps: [{setWeight: 50}, {pause: {duration: 1s}}]
 `)
 	var phases []string
-	healthyAt := func(generation int64) func(ctx context.Context) (bool, error) {
+	// Healthy for its current generation (the controller itself may bump it) and at
+	// least the given one.
+	healthyAt := func(atLeast int64) func(ctx context.Context) (bool, error) {
 		return func(ctx context.Context) (bool, error) {
 			ro, err := dyn.Resource(rolloutsGVR).Namespace(ns).Get(ctx, "web", metav1.GetOptions{})
 			if err != nil {
 				return false, err
+			}
+			generation := ro.GetGeneration()
+			if generation < atLeast {
+				return false, nil
 			}
 			phase, _, _ := unstructured.NestedString(ro.Object, "status", "phase")
 			observed, _, _ := unstructured.NestedString(ro.Object, "status", "observedGeneration")

@@ -12,6 +12,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/rotor-project/rotor/internal/cli"
 	"github.com/rotor-project/rotor/internal/family"
@@ -101,12 +102,16 @@ func (w *cleanupWorld) rollDeployment(t *testing.T, name, from, to string) {
 		t.Fatal(err)
 	}
 	waitRollout(t, w.ns, name, d.Generation)
-	d, err = c.AppsV1().Deployments(w.ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Spec.Template.Spec.Containers[0].EnvFrom[0].SecretRef.Name = to
-	if d, err = c.AppsV1().Deployments(w.ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+	// The Deployment controller writes its status meanwhile: re-fetch on a conflict.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := c.AppsV1().Deployments(w.ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.Template.Spec.Containers[0].EnvFrom[0].SecretRef.Name = to
+		d, err = c.AppsV1().Deployments(w.ns).Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	waitRollout(t, w.ns, name, d.Generation)

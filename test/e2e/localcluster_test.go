@@ -141,12 +141,7 @@ func TestLocalClusterRunsDeploymentsAndStagesCanCrashPods(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pods did not reach the expected states: %v (last seen %v)", err, reasons)
 	}
-	// The controllers did their part too: the good Deployment reports available replicas.
-	d, err := c.AppsV1().Deployments(ns).Get(ctx, "good", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Status.AvailableReplicas != 2 {
-		t.Fatalf("good deployment available replicas = %d", d.Status.AvailableReplicas)
-	}
+	// The controllers did their part too: the good Deployment reports its replicas
+	// available (the status is written after the pods turn Ready).
+	waitAvailable(t, c, ns, "good")
 }

@@ -119,7 +119,7 @@ func refsWorkloadFixture(t *testing.T, ns, fam, cur, old string) {
 		l, err := c.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=api"})
 		return err == nil && len(l.Items) == 1 && l.Items[0].Status.ReadyReplicas == 1
 	})
-	// The Deployment controller may write its status in between: re-read on conflict.
+	// The Deployment controller writes its status meanwhile: re-fetch on a conflict.
 	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		dep, err := c.AppsV1().Deployments(ns).Get(ctx, "api", metav1.GetOptions{})
 		if err != nil {

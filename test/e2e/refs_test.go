@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -154,6 +155,15 @@ func expectedSimpleRefs() []string {
 	}
 }
 
+// refsWatched are the kinds of the refs fixtures, whose changes may change what a
+// search finds: the custom kinds too (a watch of a kind not served yet retries, and
+// wakes the search each time, until its CRD is served).
+var refsWatched = append(append([]schema.GroupVersionResource{}, watched...),
+	clusterenv.CronJobs, clusterenv.Jobs, clusterenv.ServiceAccounts,
+	schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"},
+	schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "controllerrevisions"},
+	rolloutsGVR, externalSecretGVR)
+
 // findUntil runs the search until it returns want, again after every change in the
 // fixture's namespace ns (controllers and kwok settle the fixture within seconds), and
 // fails with the difference when the test's deadline comes first.
@@ -168,7 +178,7 @@ func findUntil(t *testing.T, f *refs.Finder, q refs.Query, want []string, ns str
 		}
 		d = diffLines(describeRefs(res.References), want)
 		return d == "", nil
-	}, watched...)
+	}, refsWatched...)
 	if err != nil {
 		t.Fatalf("%v; references differ from the expected set:\n%s", err, d)
 	}

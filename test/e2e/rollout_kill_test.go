@@ -12,15 +12,13 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/test/clusterenv"
-	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 var rotorBuild struct {
@@ -59,39 +57,11 @@ func rotorBinary(t *testing.T) string {
 	return rotorBuild.bin
 }
 
-// waitLockExpired waits until the lock (a Lease) of a killed run in ns has expired by
-// its own record: renewed last at renewTime, held for leaseDurationSeconds. Nobody
-// renews a dead run's lock, so that instant is fixed; the wait ends at it, not at a
-// guess.
-func waitLockExpired(t *testing.T, ns string) {
-	t.Helper()
-	leases, err := clusterenv.Client(t).CoordinationV1().Leases(ns).List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var expires time.Time
-	for _, l := range leases.Items {
-		if l.Spec.RenewTime == nil || l.Spec.LeaseDurationSeconds == nil {
-			continue
-		}
-		if e := l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second); e.After(expires) {
-			expires = e
-		}
-	}
-	if expires.IsZero() {
-		t.Fatalf("no lock recorded in %s", ns)
-	}
-	select {
-	case <-time.After(time.Until(expires) + time.Millisecond):
-	case <-waitfor.Context(t).Done():
-		t.Fatal("the test's deadline came before the lock expired")
-	}
-}
-
 // TestRolloutKilledMidwayConvergesWhenRunAgain kills a blue-green rollout with SIGKILL
 // while green runs half the replicas, checks that nothing points at a missing Secret,
-// then runs the same command again: it takes over the expired lock, marks the dead
-// run's record, reuses green, and converges.
+// then runs the same command again: it takes over the lock once the dead run stopped
+// renewing it, resumes the dead run's rotation from its journal, reuses green, and
+// converges; the one journal ends Succeeded.
 func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 	t.Parallel()
 	ns := clusterenv.Namespace(t)
@@ -101,7 +71,7 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 	createDeployment(t, ns, deployment("web", v1, 4))
 	bin := rotorBinary(t)
 	args := []string{"--kubeconfig", clusterenv.Kubeconfig(t), "rollout", "app", "-n", ns, "--to", v2, "--yes",
-		"--strategy", "bluegreen", "--steps", "50,100", "--lease-duration", "2s"}
+		"--strategy", "bluegreen", "--steps", "50,100", "--lease-duration", "5s"}
 
 	first := exec.Command(bin, append(args, "--pause", "1m")...)
 	var firstErr bytes.Buffer
@@ -126,8 +96,6 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 			}
 		}
 	}
-	waitLockExpired(t, ns) // the dead run's lock
-
 	again := exec.Command(bin, append(args, "--pause", "200ms")...)
 	var out, errOut bytes.Buffer
 	again.Stdout, again.Stderr = &out, &errOut
@@ -149,12 +117,8 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 		t.Fatalf("green copy left behind: %v", err)
 	}
 	waitAvailable(t, c, ns, "web")
-	recs, err := (&record.Store{Client: c}).List(ctx, ns, "app")
-	if err != nil || len(recs) != 2 {
-		t.Fatalf("records: %v, %v", recs, err)
-	}
-	if recs[0].Phase != record.Failed || !strings.Contains(recs[0].Message, "interrupted") || recs[1].Phase != record.Succeeded {
-		t.Fatalf("records: first %s %q, second %s", recs[0].Phase, recs[0].Message, recs[1].Phase)
+	if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.Succeeded {
+		t.Fatalf("journals: %+v; want the one rotation, resumed and Succeeded", recs)
 	}
 	leases, _ := c.CoordinationV1().Leases(ns).List(ctx, metav1.ListOptions{})
 	if len(leases.Items) != 0 {
@@ -173,7 +137,7 @@ func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
 	d.Spec.MinReadySeconds = 3 // a slow rollout, so the kill lands mid-way
 	createDeployment(t, ns, d)
 	bin := rotorBinary(t)
-	args := []string{"--kubeconfig", clusterenv.Kubeconfig(t), "rollout", "app", "-n", ns, "--to", v2, "--yes", "--lease-duration", "2s"}
+	args := []string{"--kubeconfig", clusterenv.Kubeconfig(t), "rollout", "app", "-n", ns, "--to", v2, "--yes", "--lease-duration", "5s"}
 	first := exec.Command(bin, args...)
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
@@ -184,7 +148,6 @@ func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
 	})
 	_ = first.Process.Signal(syscall.SIGKILL)
 	_ = first.Wait()
-	waitLockExpired(t, ns)
 	again := exec.Command(bin, args...)
 	out, err := again.CombinedOutput()
 	if err != nil {
@@ -235,5 +198,8 @@ func TestCtrlCDuringABlueGreenStepAbortsCleanly(t *testing.T) {
 	}
 	if l, _ := c.CoordinationV1().Leases(ns).List(ctx, metav1.ListOptions{}); len(l.Items) != 0 {
 		t.Fatal("the lock was not released")
+	}
+	if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.Aborted {
+		t.Fatalf("journals: %+v; want one Aborted rotation", recs)
 	}
 }

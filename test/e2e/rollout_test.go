@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
-	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/test/clusterenv"
 	"github.com/rotor-project/rotor/test/waitfor"
@@ -121,9 +121,8 @@ func TestRolloutRollingMovesEveryConsumerKind(t *testing.T) {
 	if after := snapshotDeployment(t, ns, "unrelated"); after != unrelatedBefore {
 		t.Error("a consumer of another family was changed")
 	}
-	recs, err := (&record.Store{Client: c}).List(ctx, ns, "app")
-	if err != nil || len(recs) != 1 || recs[0].Phase != record.Succeeded || recs[0].To != v2 || len(recs[0].Consumers) != 6 {
-		t.Fatalf("records = %+v, %v; want one Succeeded record of 6 consumers to %s", recs, err, v2)
+	if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.Succeeded || recs[0].Status.TargetVersion != v2 || len(recs[0].Status.Consumers) != 6 {
+		t.Fatalf("journals = %+v; want one Succeeded rotation of 6 consumers to %s", recs, v2)
 	}
 }
 
@@ -156,9 +155,8 @@ func TestRolloutOfACrashingVersionRollsBackAutomatically(t *testing.T) {
 		p := podsByVersion(t, ns, "app")
 		return p[v1] == 3 && p[v2] == 0
 	})
-	recs, _ := (&record.Store{Client: c}).List(context.Background(), ns, "app")
-	if len(recs) != 1 || recs[0].Phase != record.RolledBack || !strings.Contains(recs[0].Message, "CrashLoopBackOff") {
-		t.Fatalf("record = %+v, want RolledBack naming the crash", recs)
+	if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.RolledBack || !strings.Contains(recs[0].Status.Message, "CrashLoopBackOff") {
+		t.Fatalf("journals = %+v, want RolledBack naming the crash", recs)
 	}
 }
 
@@ -194,6 +192,8 @@ func TestRolloutRefusalsChangeNothing(t *testing.T) {
 		{"an unknown strategy is refused", []string{"--to", v2, "--strategy", "yolo"}, "unknown --strategy"},
 		{"bad blue-green steps are refused", []string{"--to", v2, "--strategy", "bluegreen", "--steps", "50,10"}, "greater than the one before"},
 		{"--to is required", []string{}, "--to is required"},
+		{"a lease shorter than 5 seconds is refused with the flag named", []string{"--to", v2, "--lease-duration", "500ms"}, "--lease-duration 500ms: must be between 5s and 10m0s"},
+		{"a lease of a million hours is refused with the flag named", []string{"--to", v2, "--lease-duration", "1000000h"}, "--lease-duration 1000000h0m0s: must be between"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -324,15 +324,18 @@ func TestRollbackReturnsToThePreviousVersionAndIsRefusedWhenItWasDeleted(t *test
 	if got := templateSecrets(t, ns, "web"); got[0] != v1 {
 		t.Fatalf("after rollback web names %v, want %s", got, v1)
 	}
-	// Forward again, then delete v1: a rollback to it must be refused, changing nothing.
-	if r := run(t, nil, "", "rollback", "app", "-n", ns, "--yes"); r.Code != 0 {
-		t.Fatalf("second rollback (forward): %+v", r)
+	// A second rollback does nothing: the journal says the rollout was reversed.
+	before := snapshot(t, ns)
+	if r := run(t, nil, "", "rollback", "app", "-n", ns, "--yes"); r.Code != 0 || !strings.Contains(r.Stdout, "nothing to do") || !strings.Contains(r.Stdout, "already rolled back") {
+		t.Fatalf("second rollback: %+v", r)
 	}
-	if got := templateSecrets(t, ns, "web"); got[0] != v2 {
-		t.Fatalf("after the second rollback web names %v, want %s", got, v2)
+	assertUnchanged(t, ns, before)
+	// Forward again, then delete v1: a rollback to it must be refused, changing nothing.
+	if r := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes"); r.Code != 0 {
+		t.Fatalf("rollout again: %+v", r)
 	}
 	mustDo(t, func() error { return c.CoreV1().Secrets(ns).Delete(context.Background(), v1, metav1.DeleteOptions{}) })
-	before := snapshot(t, ns)
+	before = snapshot(t, ns)
 	r = run(t, nil, "", "rollback", "app", "-n", ns, "--yes")
 	if r.Code == 0 || !strings.Contains(r.Stderr, "cannot roll back to "+v1+": it no longer exists") {
 		t.Fatalf("rollback to a deleted version: %+v", r)
