@@ -37,13 +37,16 @@ func (a *AnalysisFlags) Complete() error {
 }
 
 // Load reads the definition with the user's arguments and the rotation's facts.
-func (a *AnalysisFlags) Load(f analysis.Facts) (*analysis.Template, error) {
+func (a *AnalysisFlags) Load(ctx context.Context, f analysis.Facts) (*analysis.Template, error) {
 	args, err := analysis.MergeArgs(a.args, f)
 	if err != nil {
 		return nil, usageErrorf("%v", err)
 	}
-	t, err := analysis.Load(a.File, args)
+	t, err := analysis.Load(ctx, a.File, args)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
 		return nil, usageErrorf("%v", err)
 	}
 	return t, nil

@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -137,6 +135,9 @@ func (o *CleanupOptions) Validate() error {
 	if err != nil {
 		return usageErrorf("--retain: %v", err)
 	}
+	if err := checkDuration("--retain", retain, 0, maxRetain, false); err != nil {
+		return err
+	}
 	if o.Keep < 0 {
 		return usageErrorf("--keep is %d: give 0 or more newest versions to always keep (default 2)", o.Keep)
 	}
@@ -148,8 +149,8 @@ func (o *CleanupOptions) Validate() error {
 			return usageErrorf("--path %s: %v (give an existing file or directory of manifests)", p, err)
 		}
 	}
-	if o.DryRun.strategy == dryRunNone && !o.Yes && !o.f.IsTerminal(o.streams.In) {
-		return usageErrorf("cleanup deletes Secrets and there is no terminal to confirm on: pass --yes to delete, or --dry-run to only see the plan")
+	if err := requireConsent(o.f, o.streams, o.Yes, o.DryRun.strategy, "cleanup deletes Secrets"); err != nil {
+		return err
 	}
 	o.policy = retention.Policy{Retain: retain, Keep: o.Keep, AllowBreakingUndo: o.AllowBreakingUndo}
 	return nil
@@ -183,7 +184,7 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 		if err := printCleanupTable(o.streams.ErrOut, plan, o.AllNamespaces, dryRunNone, "PLAN"); err != nil {
 			return err
 		}
-		ok, err := o.confirm(toDelete)
+		ok, err := confirmCtx(ctx, o.streams.In, o.streams.ErrOut, fmt.Sprintf("Delete %d version(s)? A reference check runs again just before each delete.", toDelete))
 		if err != nil {
 			return err
 		}
@@ -196,7 +197,7 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 		DryRunServer: o.DryRun.strategy == dryRunServer,
 		OnDeleted:    o.hook(),
 	})
-	if cleanup.IsPermissionError(execErr) {
+	if isAccessProblem(execErr) {
 		return execErr
 	}
 	if err := o.print(plan); err != nil {
@@ -204,6 +205,15 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 	}
 	if o.DryRun.strategy == dryRunServer {
 		fmt.Fprintln(o.streams.ErrOut, "dry run (server): the API server admitted the deletes; nothing was deleted")
+	}
+	var hookErr *cleanup.HookError
+	if errors.As(execErr, &hookErr) {
+		names := make([]string, 0, len(hookErr.Items))
+		for _, it := range hookErr.Items {
+			names = append(names, it.Namespace+"/"+it.Name)
+		}
+		return fmt.Errorf("deleted as planned, but --on-delete failed for %d deleted version(s): %s. The Secrets ARE gone; only the hook's own work (such as a remote copy) is left undone: run your command again for each, with ROTOR_FAMILY=%s, ROTOR_VERSION, ROTOR_VERSION_TIMESTAMP and ROTOR_NAMESPACE set",
+			len(names), strings.Join(names, ", "), o.Family)
 	}
 	if execErr != nil {
 		return execErr
@@ -247,26 +257,10 @@ func (o *CleanupOptions) where() string {
 	return fmt.Sprintf("namespace %q", o.namespace)
 }
 
-// confirm asks y/N on the terminal; anything but y or yes is no.
-func (o *CleanupOptions) confirm(n int) (bool, error) {
-	fmt.Fprintf(o.streams.ErrOut, "Delete %d version(s)? A reference check runs again just before each delete. [y/N]: ", n)
-	line, err := bufio.NewReader(o.streams.In).ReadString('\n')
-	if err != nil && line == "" {
-		if errors.Is(err, io.EOF) {
-			return false, nil
-		}
-		return false, err
-	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true, nil
-	}
-	return false, nil
-}
-
 // hook returns the --on-delete runner: a shell command per deleted version whose
 // output goes to stderr (stdout carries the report). The environment names the
-// version; no value is ever passed.
+// version; no value is ever passed. The command itself is never repeated in a message
+// or the report: it may carry a token.
 func (o *CleanupOptions) hook() func(context.Context, *cleanup.Item) error {
 	if o.OnDelete == "" {
 		return nil
@@ -282,7 +276,14 @@ func (o *CleanupOptions) hook() func(context.Context, *cleanup.Item) error {
 		cmd.Stdout, cmd.Stderr = o.streams.ErrOut, o.streams.ErrOut
 		cmd.WaitDelay = 5 * time.Second
 		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%q for %s/%s: %w", o.OnDelete, it.Namespace, it.Name, err)
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				return fmt.Errorf("--on-delete exited with %s", exit.ProcessState)
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("--on-delete was stopped: %w", ctx.Err())
+			}
+			return errors.New("--on-delete could not be started")
 		}
 		return nil
 	}

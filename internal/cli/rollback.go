@@ -51,8 +51,14 @@ time until all were healthy. A second rollback goes forward again.`,
 			if err := o.DryRun.validate(); err != nil {
 				return err
 			}
-			if o.Timeout <= 0 {
-				return usageErrorf("--timeout must be positive")
+			if err := checkDuration("--timeout", o.Timeout, 0, maxStepTimeout, true); err != nil {
+				return err
+			}
+			if err := checkDuration("--lease-duration", o.LeaseDuration, minLease, maxLease, true); err != nil {
+				return err
+			}
+			if err := requireConsent(f, streams, o.Yes, o.DryRun.strategy, "rollback re-points workloads"); err != nil {
+				return err
 			}
 			return o.Run(cmd.Context())
 		},
@@ -82,6 +88,11 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 	if err := printPlan(o.streams.Out, plan); err != nil {
 		return err
 	}
+	if o.DryRun.strategy != dryRunClient && len(plan.Active()) > 0 {
+		if err := checkAccess(ctx, rot.client, rotationWants(plan, false)); err != nil {
+			return err
+		}
+	}
 	if o.DryRun.strategy != dryRunNone {
 		return rot.dryRun(ctx, plan, o.DryRun.strategy, o.streams.ErrOut)
 	}
@@ -89,8 +100,14 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 		fmt.Fprintln(o.streams.Out, "nothing to do: every consumer in scope already names its rollback target")
 		return nil
 	}
-	if !o.Yes && o.f.IsTerminal(o.streams.In) && !confirm(o.streams.In, o.streams.ErrOut, "Roll back?") {
-		return errors.New("not applied: declined")
+	if !o.Yes {
+		ok, err := confirmCtx(ctx, o.streams.In, o.streams.ErrOut, "Roll back?")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("not applied: declined")
+		}
 	}
 	out, err := rot.runner.Rollback(ctx, plan, rollout.Options{Timeout: o.Timeout})
 	if out != nil {

@@ -134,13 +134,25 @@ func (o *RolloutOptions) Validate() error {
 	default:
 		return usageErrorf("unknown --strategy %q: use rolling or bluegreen", o.Strategy)
 	}
-	if o.Timeout <= 0 {
-		return usageErrorf("--timeout must be positive")
+	for _, d := range []struct {
+		flag     string
+		v        time.Duration
+		lo, hi   time.Duration
+		positive bool
+	}{
+		{"--timeout", o.Timeout, 0, maxStepTimeout, true},
+		{"--pause", o.Pause, 0, maxPause, false},
+		{"--analysis-duration", o.AnalysisDuration, 0, maxAnalysisDuration, false},
+		{"--lease-duration", o.LeaseDuration, minLease, maxLease, true},
+	} {
+		if err := checkDuration(d.flag, d.v, d.lo, d.hi, d.positive); err != nil {
+			return err
+		}
 	}
 	if o.AnalysisDuration != 0 && o.Analysis.File == "" {
 		return usageErrorf("--analysis-duration needs --analysis FILE")
 	}
-	return nil
+	return requireConsent(o.f, o.streams, o.Yes, o.DryRun.strategy, "rollout re-points workloads")
 }
 
 // Run plans, shows the plan, asks, applies and reports.
@@ -158,6 +170,11 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 	}
 	if err := printPlan(o.streams.Out, plan); err != nil {
 		return err
+	}
+	if o.DryRun.strategy != dryRunClient {
+		if err := checkAccess(ctx, rot.client, rotationWants(plan, o.Strategy == "bluegreen")); err != nil {
+			return err
+		}
 	}
 	if o.DryRun.strategy != dryRunNone {
 		return rot.dryRun(ctx, plan, o.DryRun.strategy, o.streams.ErrOut)
@@ -183,8 +200,14 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 		}
 		opts.OnInconclusive = o.askOnInconclusive
 	}
-	if !o.Yes && o.f.IsTerminal(o.streams.In) && !confirm(o.streams.In, o.streams.ErrOut, "Apply this rotation?") {
-		return errors.New("not applied: declined")
+	if !o.Yes {
+		ok, err := confirmCtx(ctx, o.streams.In, o.streams.ErrOut, "Apply this rotation?")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("not applied: declined")
+		}
 	}
 	var out *rollout.Outcome
 	switch o.Strategy {
@@ -200,7 +223,7 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 // analysisGate loads --analysis with the rotation's facts and validates every query.
 func (o *RolloutOptions) analysisGate(ctx context.Context, plan *rollout.Plan) (*analysis.Gate, error) {
 	ns := plan.Namespaces()[0]
-	tmpl, err := o.Analysis.Load(analysis.Facts{Family: o.Family, Version: plan.Items[0].To, Namespace: ns})
+	tmpl, err := o.Analysis.Load(ctx, analysis.Facts{Family: o.Family, Version: plan.Items[0].To, Namespace: ns})
 	if err != nil {
 		return nil, err
 	}

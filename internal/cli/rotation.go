@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/rotor-project/rotor/internal/health"
 	"github.com/rotor-project/rotor/internal/identity"
@@ -88,6 +89,7 @@ func canonicalKind(k string) string {
 
 // rotation holds the engine pieces a rotation command needs.
 type rotation struct {
+	client  kubernetes.Interface
 	planner *rollout.Planner
 	runner  *rollout.Runner
 }
@@ -111,24 +113,17 @@ func newRotation(ctx context.Context, f *factory, progress io.Writer, leaseDurat
 	}
 	consumers := rollout.RefsFinder{Finder: finder}
 	rp := &repoint.Repointer{Dynamic: dyn}
-	lister := &versions.Lister{Client: client, Metadata: meta}
+	// "latest" is chosen from metadata alone: trusted versions carry their keys in
+	// annotations, so no permission to read Secret values is needed.
+	latest := &versions.Lister{Metadata: meta, Clock: f.Clock}
+	targets := &versions.Lister{Client: client, Metadata: meta, Clock: f.Clock}
 	who := identity.Who(ctx, client, f.KubeconfigUser())
 	host, _ := os.Hostname()
 	start := f.Clock.Now()
 	r := &rotation{
+		client: client,
 		planner: &rollout.Planner{Client: client, Dynamic: dyn, Finder: consumers, Repointer: rp,
-			Latest: func(ctx context.Context, ns, fam string) (string, error) {
-				infos, err := lister.List(ctx, ns, fam)
-				if err != nil {
-					return "", err
-				}
-				for _, i := range infos {
-					if i.State == versions.StateLatest {
-						return i.Name, nil
-					}
-				}
-				return "", nil
-			}},
+			Latest: latest.Latest, Target: targetInfo(targets)},
 		runner: &rollout.Runner{
 			Client: client, Repointer: rp, Records: &record.Store{Client: client}, Clock: f.Clock, By: who,
 			Locker: &lock.Locker{Client: client, Clock: f.Clock, Duration: leaseDuration,
@@ -146,6 +141,28 @@ func newRotation(ctx context.Context, f *factory, progress io.Writer, leaseDurat
 		},
 	}
 	return r, nil
+}
+
+// targetInfo describes a target version for the planner from its metadata: rollout
+// refuses versions rotor neither made nor adopted, and future-dated ones.
+func targetInfo(l *versions.Lister) func(ctx context.Context, ns, fam, name string) (rollout.TargetInfo, bool, error) {
+	return func(ctx context.Context, ns, fam, name string) (rollout.TargetInfo, bool, error) {
+		info, err := l.Find(ctx, ns, fam, name)
+		if err != nil || info == nil {
+			return rollout.TargetInfo{}, false, err
+		}
+		t := rollout.TargetInfo{Keys: info.Keys}
+		switch info.State {
+		case versions.StateUntrusted:
+			t.Refused = fmt.Sprintf("rotor neither created nor adopted it (it lacks rotor's labels), so nothing is rolled out to it; check it, then adopt it with: versions %s --adopt %s -n %s", fam, name, ns)
+		case versions.StateFuture:
+			t.Refused = fmt.Sprintf("its name lies in the future (beyond %s of now or of its creation), so nothing is rolled out to it; a version is named after the time it was made", versions.MaxSkew)
+		}
+		if info.DetailsUnknown && t.Refused == "" {
+			return t, true, fmt.Errorf("cannot tell which keys %s has: it carries no %s annotation and you may not read it (get secrets)", name, versions.AnnotationKeys)
+		}
+		return t, true, nil
+	}
 }
 
 // newStatusReader is what `status` needs: the consumers and their pods, read only

@@ -125,7 +125,7 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	} else if facts.Version, err = o.latestVersion(ctx); err != nil {
 		return err
 	}
-	tmpl, err := o.Analysis.Load(facts)
+	tmpl, err := o.Analysis.Load(ctx, facts)
 	if err != nil {
 		return err
 	}
@@ -189,24 +189,11 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 }
 
 func (o *WatchOptions) latestVersion(ctx context.Context) (string, error) {
-	client, err := o.f.Client()
-	if err != nil {
-		return "", err
-	}
 	meta, err := o.f.Metadata()
 	if err != nil {
 		return "", err
 	}
-	infos, err := (&versions.Lister{Client: client, Metadata: meta}).List(ctx, o.namespace, o.Family)
-	if err != nil {
-		return "", err
-	}
-	for _, i := range infos {
-		if i.State == versions.StateLatest {
-			return i.Name, nil
-		}
-	}
-	return "", nil
+	return (&versions.Lister{Metadata: meta, Clock: o.f.Clock}).Latest(ctx, o.namespace, o.Family)
 }
 
 func printWatchSummary(w io.Writer, s *watch.Summary, notifyURL string) {

@@ -55,7 +55,12 @@ const (
 	Delete  Outcome = "delete"
 	Deleted Outcome = "deleted"
 
-	KeptNewest         Outcome = "kept: newest"
+	KeptNewest Outcome = "kept: newest"
+	// KeptUntrusted: rotor neither created nor adopted it (or its name lies in the
+	// future); cleanup never deletes such a Secret.
+	KeptUntrusted Outcome = "kept: untrusted"
+	// KeptInRotation: a rotation that has not finished names it.
+	KeptInRotation     Outcome = "kept: rotation in progress"
 	KeptRetention      Outcome = "kept: retention"
 	KeptReferenced     Outcome = "kept: referenced"
 	KeptRollbackTarget Outcome = "kept: rollback target"

@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/rotor-project/rotor/internal/access"
+	"github.com/rotor-project/rotor/internal/repoint"
+	"github.com/rotor-project/rotor/internal/rollout"
+)
+
+// checkAccess runs the pre-flight permission check; a *access.Problem comes back as
+// is (explain adds the hint), anything else as an error.
+func checkAccess(ctx context.Context, client kubernetes.Interface, wants []access.Want) error {
+	return access.Check(ctx, client.AuthorizationV1(), wants)
+}
+
+func isAccessProblem(err error) bool {
+	var p *access.Problem
+	return errors.As(err, &p)
+}
+
+// rotationWants are the permissions a rotation of plan needs, every write and watch
+// it will make: the lock and the record in each namespace, a patch per consumer, the
+// watches that wait for health, and for blue-green the green copies.
+func rotationWants(plan *rollout.Plan, bluegreen bool) []access.Want {
+	var wants []access.Want
+	for _, ns := range plan.Namespaces() {
+		for _, verb := range []string{"get", "create", "update", "delete"} {
+			wants = append(wants, access.Want{Verb: verb, Group: "coordination.k8s.io", Resource: "leases", Namespace: ns, Why: "hold the family's rotation lock"})
+		}
+		for _, verb := range []string{"list", "create", "update"} {
+			wants = append(wants, access.Want{Verb: verb, Resource: "configmaps", Namespace: ns, Why: "record the rotation"})
+		}
+	}
+	for _, it := range plan.Active() {
+		c := it.Consumer
+		gvr, ok := repoint.Resources[c.Kind]
+		if !ok {
+			continue
+		}
+		why := "re-point " + c.Kind + "/" + c.Name
+		wants = append(wants,
+			access.Want{Verb: "get", Group: gvr.Group, Resource: gvr.Resource, Namespace: c.Namespace, Why: why},
+			access.Want{Verb: "patch", Group: gvr.Group, Resource: gvr.Resource, Namespace: c.Namespace, Why: why})
+		if !it.Rolls {
+			continue
+		}
+		wait := "wait for " + c.Kind + "/" + c.Name + " to be healthy"
+		wants = append(wants,
+			access.Want{Verb: "watch", Group: gvr.Group, Resource: gvr.Resource, Namespace: c.Namespace, Why: wait},
+			access.Want{Verb: "list", Resource: "pods", Namespace: c.Namespace, Why: wait},
+			access.Want{Verb: "watch", Resource: "pods", Namespace: c.Namespace, Why: wait})
+		if bluegreen && c.Kind == "Deployment" {
+			for _, verb := range []string{"create", "delete"} {
+				wants = append(wants, access.Want{Verb: verb, Group: "apps", Resource: "deployments", Namespace: c.Namespace, Why: "run the green copy of Deployment/" + c.Name})
+			}
+		}
+	}
+	return wants
+}
