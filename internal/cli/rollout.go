@@ -99,7 +99,7 @@ re-pointed and green is deleted. One rotation per family and namespace runs at a
 // Complete parses the flags.
 func (o *RolloutOptions) Complete(args []string) error {
 	o.Family = args[0]
-	if err := o.Analysis.Complete(); err != nil {
+	if err := o.Analysis.Complete(o.f.Getenv); err != nil {
 		return err
 	}
 	if err := o.Scope.complete(o.f); err != nil {

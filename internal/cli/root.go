@@ -7,6 +7,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -25,6 +26,9 @@ type Deps struct {
 	Clock clock.Clock
 	// IsTerminal reports whether a stream is an interactive terminal.
 	IsTerminal func(any) bool
+	// Getenv reads rotor's environment (ROTOR_NOTIFY_URL, --arg-from-env); os.Getenv
+	// when nil.
+	Getenv func(string) string
 }
 
 // Main runs rotor with the real clock and returns the process exit code.
@@ -41,6 +45,9 @@ func Run(ctx context.Context, args []string, streams IOStreams, deps Deps) int {
 	}
 	if deps.IsTerminal == nil {
 		deps.IsTerminal = func(any) bool { return false }
+	}
+	if deps.Getenv == nil {
+		deps.Getenv = os.Getenv
 	}
 	prog := "rotor"
 	if len(args) > 0 {
@@ -94,6 +101,9 @@ The old version stays, so rollback is a change of reference, not a hunt for back
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	f.ConfigFlags.AddFlags(root.PersistentFlags())
+	var logs logFlags
+	logs.add(root)
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return logs.apply(streams.ErrOut) }
 	root.CompletionOptions.HiddenDefaultCmd = false
 
 	root.AddCommand(

@@ -28,6 +28,7 @@ type WatchOptions struct {
 	Family            string
 	For               time.Duration
 	Notify            string
+	NotifyFile        string
 	RollbackOnFailure bool
 	Analysis          AnalysisFlags
 
@@ -74,19 +75,34 @@ with the same arguments continues the same window.`,
 	}
 	o.Analysis.AddFlags(cmd.Flags())
 	cmd.Flags().DurationVar(&o.For, "for", 24*time.Hour, "How long to keep watching, e.g. 24h or 90m")
-	cmd.Flags().StringVar(&o.Notify, "notify", "", "Webhook URL to POST a JSON {\"text\": ...} message to on failure (the URL is never printed)")
+	cmd.Flags().StringVar(&o.Notify, "notify", "", "Webhook URL to POST a JSON {\"text\": ...} message to on failure (never printed; visible in the process list: prefer --notify-url-file or ROTOR_NOTIFY_URL)")
+	cmd.Flags().StringVar(&o.NotifyFile, "notify-url-file", "", "Read the --notify webhook URL from this file (one line)")
 	cmd.Flags().BoolVar(&o.RollbackOnFailure, "rollback-on-failure", false, "Roll every consumer back to the previous version when the analysis fails")
 	return cmd
 }
 
-// Complete resolves the namespace and parses --arg.
+// Complete resolves the namespace, the webhook URL and the analysis arguments.
 func (o *WatchOptions) Complete(args []string) error {
 	o.Family = args[0]
 	var err error
 	if o.namespace, err = o.f.Namespace(); err != nil {
 		return err
 	}
-	return o.Analysis.Complete()
+	switch {
+	case o.Notify != "" && o.NotifyFile != "":
+		return usageErrorf("give the webhook URL once: --notify or --notify-url-file")
+	case o.NotifyFile != "":
+		b, err := readSmallFile(o.NotifyFile, 8<<10)
+		if err != nil {
+			return usageErrorf("--notify-url-file %v", err)
+		}
+		if o.Notify = strings.TrimSpace(string(b)); o.Notify == "" {
+			return usageErrorf("--notify-url-file %s is empty: write the webhook URL in it", o.NotifyFile)
+		}
+	case o.Notify == "":
+		o.Notify = strings.TrimSpace(o.f.Getenv("ROTOR_NOTIFY_URL"))
+	}
+	return o.Analysis.Complete(o.f.Getenv)
 }
 
 // Validate checks the flags; nothing touches the cluster yet.
@@ -97,8 +113,8 @@ func (o *WatchOptions) Validate() error {
 	if o.Analysis.File == "" {
 		return usageErrorf("--analysis FILE is required: an AnalysisTemplate with the metrics to watch (see docs/analysis.md)")
 	}
-	if o.For <= 0 {
-		return usageErrorf("--for must be a positive duration, e.g. 24h")
+	if err := checkDuration("--for", o.For, 0, maxWatch, true); err != nil {
+		return err
 	}
 	if o.Notify != "" {
 		if err := notify.Check(o.Notify); err != nil {
