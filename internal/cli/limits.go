@@ -14,7 +14,7 @@ const (
 	maxAnalysisDuration = 7 * retention.Day    // --analysis-duration
 	maxWatch            = 30 * retention.Day   // watch --for
 	maxRetain           = 3660 * retention.Day // cleanup --retain: about ten years
-	minLease            = 5 * time.Second      // --lease-duration
+	minLease            = time.Second          // --lease-duration
 	maxLease            = time.Hour
 )
 
