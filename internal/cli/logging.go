@@ -23,12 +23,10 @@ func (l *logFlags) add(cmd *cobra.Command) {
 	cmd.PersistentFlags().IntVarP(&l.verbosity, "v", "v", 0, "Log level for the Kubernetes client: 1-6 log requests and their timing, never bodies (higher values are treated as 6)")
 }
 
-// apply configures klog for this run, logging to w.
+// apply configures klog for this run, logging to w (a run without -v resets what an
+// earlier one in the same process set).
 func (l *logFlags) apply(w io.Writer) error {
-	if l.verbosity <= 0 {
-		return nil
-	}
-	v := min(l.verbosity, maxVerbosity)
+	v := max(0, min(l.verbosity, maxVerbosity))
 	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(fs)
 	for name, value := range map[string]string{"v": strconv.Itoa(v), "logtostderr": "false", "alsologtostderr": "false", "stderrthreshold": "FATAL"} {
