@@ -11,7 +11,17 @@ GOLANGCI_VERSION := v2.15.0
 GOLANGCI_LINT := $(CACHE_DIR)/tools/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint
 LOCALCLUSTER  := bin/localcluster
 CLUSTER_DIR   := .localcluster
-FUZZTIME      ?= 10s
+FUZZTIME      ?= 5s
+# The fuzz targets `make fuzz` (and so `make test`) runs, as package-directory:FuzzName.
+# Each has a committed seed corpus in its package's testdata/fuzz/FuzzName. Add new
+# targets here.
+FUZZ_TARGETS  := \
+	internal/family:FuzzParse \
+	internal/retention:FuzzParseDuration \
+	internal/secretdata:FuzzParseLiteral \
+	internal/secretdata:FuzzParseEnvFile \
+	internal/refs:FuzzReadManifest \
+	internal/analysis:FuzzParse
 MODULES       := . hack/localcluster
 
 .PHONY: build
@@ -64,8 +74,12 @@ e2e: test-deps localcluster-build ## Behaviour tests on a local control plane
 	hack/with-cluster.sh $(GO) test -count=1 -timeout 30m ./test/...
 
 .PHONY: fuzz
-fuzz: ## Fuzz the version-name parser briefly
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/family
+fuzz: ## Fuzz every parser of user input briefly (FUZZ_TARGETS, FUZZTIME each)
+	@for target in $(FUZZ_TARGETS); do \
+		pkg=$${target%%:*}; name=$${target##*:}; \
+		echo "fuzz: $$name in ./$$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint over both modules

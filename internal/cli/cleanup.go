@@ -299,7 +299,9 @@ func (o *CleanupOptions) print(plan *cleanup.Plan) error {
 func cleanupCandidates(plan *cleanup.Plan) int {
 	n := 0
 	for _, it := range plan.Items {
-		if it.Outcome != retention.KeptNewest && it.Outcome != retention.KeptRetention {
+		switch it.Outcome {
+		case retention.KeptNewest, retention.KeptRetention, retention.KeptUntrusted, retention.KeptInRotation:
+		default:
 			n++
 		}
 	}

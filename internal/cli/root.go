@@ -139,7 +139,7 @@ type hint struct {
 }
 
 var hints = []hint{
-	{isAccessProblem, "hint: deploy/rbac holds a ClusterRole per use (rotor-reader, rotor-rotator, rotor-cleaner); a cluster admin can bind the one you need in the namespace with a RoleBinding, or grant the missing verbs."},
+	{isAccessProblem, "hint: deploy/rbac holds a ClusterRole per use (rotor-reader, rotor-rotator, rotor-cleaner, rotor-adopter); a cluster admin can bind the one you need in the namespace with a RoleBinding, or grant the missing verbs."},
 	{isForbidden, "hint: your user lacks a permission this command needs; `kubectl auth can-i --list -n NAMESPACE` shows what you may do, and a cluster admin can grant the missing verb with a Role and RoleBinding."},
 	{isUnreachable, "hint: the cluster did not answer; check --kubeconfig and --context, or that the API server is up."},
 }
