@@ -12,12 +12,15 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 
+	"github.com/rotor-project/rotor/internal/access"
 	"github.com/rotor-project/rotor/internal/analysis"
 	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/gate"
 	"github.com/rotor-project/rotor/internal/notify"
 	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/internal/versions"
 	"github.com/rotor-project/rotor/internal/watch"
@@ -161,6 +164,9 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	if err := g.Validate(ctx, step); err != nil {
 		return flatten("the analysis was refused before anything was recorded: %s", err)
 	}
+	if err := o.preflight(ctx, client, rec != nil); err != nil {
+		return err
+	}
 	eng := &watch.Engine{Client: client, Records: store, Clock: o.f.Clock, FindConsumers: o.consumers}
 	if o.Notify != "" {
 		hook := notify.Webhook{URL: o.Notify, Client: &http.Client{Timeout: 15 * time.Second}}
@@ -202,6 +208,32 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("analysis %s: %s", sum.Result.Phase, sum.Result.Message)
 	}
 	return nil
+}
+
+// preflight checks, before the window is recorded, every write a failure would make:
+// the Events on the consumers, the record, and with --rollback-on-failure the rollback.
+func (o *WatchOptions) preflight(ctx context.Context, client kubernetes.Interface, recorded bool) error {
+	consumers, err := o.consumers(ctx, o.namespace, o.Family)
+	if err != nil {
+		return err
+	}
+	wants := []access.Want{{Verb: "create", Resource: "events", Namespace: o.namespace, Why: "put a Warning Event on each consumer when the analysis fails"}}
+	if recorded {
+		wants = append(wants, access.Want{Verb: "update", Resource: "configmaps", Namespace: o.namespace, Why: "record the watch window on the rotation record"})
+	}
+	if o.RollbackOnFailure {
+		plan := &rollout.Plan{Family: o.Family}
+		for _, c := range consumers {
+			rolls := c.Kind == "Deployment" || c.Kind == "StatefulSet" || c.Kind == "DaemonSet" || c.Kind == "Rollout"
+			plan.Items = append(plan.Items, rollout.Item{Consumer: rollout.Consumer{Target: repoint.Target{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name}},
+				Changes: []repoint.Change{{}}, Rolls: rolls})
+		}
+		if len(plan.Items) == 0 {
+			plan.Items = append(plan.Items, rollout.Item{Consumer: rollout.Consumer{Target: repoint.Target{Namespace: o.namespace}}})
+		}
+		wants = append(wants, rotationWants(plan, false)...)
+	}
+	return checkAccess(ctx, client, wants)
 }
 
 func (o *WatchOptions) latestVersion(ctx context.Context) (string, error) {

@@ -106,11 +106,21 @@ func without(role *rbacv1.ClusterRole, group, resource, verb string) *rbacv1.Clu
 				}
 			}
 			r.Rules[i].Resources = others
-			r.Rules = append(r.Rules, rbacv1.PolicyRule{APIGroups: rule.APIGroups, Resources: []string{resource}, Verbs: verbs})
+			if len(verbs) > 0 {
+				r.Rules = append(r.Rules, rbacv1.PolicyRule{APIGroups: rule.APIGroups, Resources: []string{resource}, Verbs: verbs})
+			}
 			continue
 		}
 		r.Rules[i].Verbs = verbs
 	}
+	// A rule left without verbs is invalid: drop it.
+	kept := r.Rules[:0]
+	for _, rule := range r.Rules {
+		if len(rule.Verbs) > 0 {
+			kept = append(kept, rule)
+		}
+	}
+	r.Rules = kept
 	return r
 }
 

@@ -79,6 +79,12 @@ func TestAMissingVerbIsNamedBeforeAnyChange(t *testing.T) {
 	}
 	createDeployment(t, ns, keyRefDeployment("web", v1, "token"))
 	rotator := shippedRole(t, "rotator.yaml")
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"errors": 0}`))
+	}))
+	defer metrics.Close()
+	analysisFile := filepath.Join(t.TempDir(), "errors.yaml")
+	mustWrite(t, analysisFile, fmt.Sprintf("spec:\n  metrics:\n  - name: errors\n    interval: 1s\n    successCondition: result == 0\n    provider:\n      web: {url: %q, jsonPath: \"{$.errors}\"}\n", metrics.URL))
 	tests := []struct {
 		name string
 		role string
@@ -93,6 +99,10 @@ func TestAMissingVerbIsNamedBeforeAnyChange(t *testing.T) {
 			`you may not create leases.coordination.k8s.io in namespace "` + ns + `"`},
 		{"blue-green without create on Deployments", "deployments/create", []string{"rollout", "app", "--to", "latest", "--strategy", "bluegreen", "--yes"},
 			`you may not create deployments.apps in namespace "` + ns + `" (needed to run the green copy of Deployment/web)`},
+		{"watch without create on Events", "events/create", []string{"watch", "app", "--analysis", analysisFile, "--for", "1h"},
+			`you may not create events in namespace "` + ns + `" (needed to put a Warning Event on each consumer when the analysis fails)`},
+		{"watch --rollback-on-failure without patch on Deployments", "", []string{"watch", "app", "--analysis", analysisFile, "--for", "1h", "--rollback-on-failure"},
+			`you may not patch deployments.apps in namespace "` + ns + `" (needed to re-point Deployment/web)`},
 		{"cleanup as a reader", "reader", []string{"cleanup", "app", "--retain", "0d", "--keep", "1", "--yes"},
 			`you may not delete secrets in namespace "` + ns + `"`},
 	}
@@ -106,6 +116,8 @@ func TestAMissingVerbIsNamedBeforeAnyChange(t *testing.T) {
 				role = without(rotator, "coordination.k8s.io", "leases", "create")
 			case "deployments/create":
 				role = without(rotator, "apps", "deployments", "create")
+			case "events/create":
+				role = without(rotator, "", "events", "create")
 			case "reader":
 				role = shippedRole(t, "reader.yaml")
 			}
