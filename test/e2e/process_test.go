@@ -40,8 +40,8 @@ func waitExit(t *testing.T, cmd *exec.Cmd, what string) int {
 		return 0
 	case <-time.After(2 * time.Minute):
 		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("%s: rotor did not stop after SIGTERM", what)
+		err := <-done
+		t.Fatalf("%s: rotor did not stop after SIGTERM (killed: %v)", what, err)
 		return -1
 	}
 }
