@@ -21,8 +21,14 @@ FUZZ_TARGETS  := \
 	internal/secretdata:FuzzParseLiteral \
 	internal/secretdata:FuzzParseEnvFile \
 	internal/refs:FuzzReadManifest \
-	internal/analysis:FuzzParse
-MODULES       := . hack/localcluster
+	internal/analysis:FuzzParse \
+	internal/config:FuzzConfigParse \
+	internal/gitops:FuzzSetRewrite
+MODULES       := . hack/localcluster test/helmfixture
+# Addons the test suite uses (built before any test runs; each started once per run).
+TEST_ADDONS   := argo-rollouts,external-secrets,flux
+# e2e tests that may run at once on the one cluster (each in its own namespaces).
+TEST_PARALLEL ?= 6
 
 .PHONY: build
 build: ## Build bin/rotor
@@ -39,9 +45,13 @@ $(LOCALCLUSTER): $(wildcard hack/localcluster/*.go) hack/localcluster/go.mod
 localcluster-build: $(LOCALCLUSTER) ## Build (or find cached) control-plane binaries: minutes the first time, with progress
 	$(LOCALCLUSTER) build --components hack/localcluster/components >/dev/null
 
+.PHONY: addons-build
+addons-build: $(LOCALCLUSTER) ## Build (or find cached) the addons the tests use: Argo Rollouts, ESO, Flux (minutes each the first time)
+	$(LOCALCLUSTER) build --components hack/localcluster/components --addons $(TEST_ADDONS) >/dev/null
+
 .PHONY: cluster
-cluster: $(LOCALCLUSTER) ## Start a local control plane; kubeconfig in .localcluster/kubeconfig
-	$(LOCALCLUSTER) up --dir $(CLUSTER_DIR) --components hack/localcluster/components >/dev/null
+cluster: $(LOCALCLUSTER) ## Start a local control plane (ADDONS="argo-rollouts flux" adds addons); kubeconfig in .localcluster/kubeconfig
+	$(LOCALCLUSTER) up --dir $(CLUSTER_DIR) --components hack/localcluster/components $(if $(ADDONS),--addons "$(ADDONS)") >/dev/null
 	@echo "export KUBECONFIG=$(CURDIR)/$(CLUSTER_DIR)/kubeconfig"
 
 .PHONY: cluster-down
@@ -61,17 +71,22 @@ test-deps: ## Install what the tests need beyond Go: a real Prometheus (Debian p
 	fi
 
 .PHONY: test
-test: test-deps lint fuzz localcluster-build ## All checks and tests: gofmt, vet, golangci-lint, fuzz, unit and e2e
-	cd hack/localcluster && $(GO) test -count=1 -timeout 10m ./...
-	hack/with-cluster.sh $(GO) test -count=1 -timeout 30m ./...
+test: test-deps lint fuzz localcluster-build addons-build ## All checks and tests: gofmt, vet, golangci-lint, fuzz, unit, e2e, benchmarks at a tiny size
+	TEST_PARALLEL=$(TEST_PARALLEL) hack/with-cluster.sh hack/test.sh
 
 .PHONY: unit
 unit: test-deps ## Tests that need no cluster (the analysis tests start a real Prometheus)
 	$(GO) test -count=1 ./internal/... ./cmd/...
 
 .PHONY: e2e
-e2e: test-deps localcluster-build ## Behaviour tests on a local control plane
-	hack/with-cluster.sh $(GO) test -count=1 -timeout 30m ./test/...
+e2e: test-deps localcluster-build addons-build ## Behaviour tests on a local control plane
+	hack/with-cluster.sh bash -c '$(GO) test -json -count=1 -timeout 30m -parallel $(TEST_PARALLEL) ./test/... | $(GO) run ./hack/testreport'
+
+CONTROLLER_GEN := sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+
+.PHONY: generate
+generate: ## Regenerate the deep copies of api/v1alpha1 (controller-gen from the Go module proxy)
+	$(GO) run $(CONTROLLER_GEN) object paths=./api/...
 
 .PHONY: fuzz
 fuzz: ## Fuzz every parser of user input briefly (FUZZ_TARGETS, FUZZTIME each)
@@ -92,19 +107,24 @@ $(GOLANGCI_LINT):
 	@echo "installing golangci-lint $(GOLANGCI_VERSION) from the Go module proxy (once; cached in $(dir $@))"
 	GOBIN=$(dir $@) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
 
+# Every bench-* target takes its cluster the same way: the one named by
+# ROTOR_TEST_KUBECONFIG (as hack/with-cluster.sh hands it over), or a throw-away one
+# with-cluster.sh starts. `make test` runs each at a tiny size (bench/smoke).
+
 .PHONY: bench-cleanup
-bench-cleanup: $(LOCALCLUSTER) ## rotor cleanup over 1,000 namespaces: 10 candidates within 1.2x of 1 (bench/cleanup/README.md)
-	ROTOR_BENCH=1 hack/with-cluster.sh $(GO) test -count=1 -v -timeout 30m ./bench/cleanup
+bench-cleanup: $(LOCALCLUSTER) ## rotor cleanup over BENCH_NAMESPACES (default 1,000) namespaces: 10 candidates within 1.2x of 1 (bench/cleanup/README.md)
+	ROTOR_BENCH=1 ROTOR_BENCH_NAMESPACES=$(or $(BENCH_NAMESPACES),1000) ROTOR_BENCH_ROUNDS=$(or $(BENCH_ROUNDS),5) \
+	hack/with-cluster.sh $(GO) test -count=1 -v -timeout 60m ./bench/cleanup
 
 .PHONY: bench-refs
 bench-refs: build $(LOCALCLUSTER) ## rotor refs -A vs kubectl|grep and raw fetch, over BENCH_NAMESPACES (default 100) namespaces (bench/README.md)
 	KUBECTL_DIR=$$(cd hack/localcluster && $(GO) run . bin) && \
-	hack/with-cluster.sh $(GO) run ./bench/refs --kubectl "$$KUBECTL_DIR/kubectl" --rotor bin/rotor --namespaces $(or $(BENCH_NAMESPACES),100)
+	hack/with-cluster.sh $(GO) run ./bench/refs --kubectl "$$KUBECTL_DIR/kubectl" --rotor bin/rotor --namespaces $(or $(BENCH_NAMESPACES),100) $(BENCH_ARGS)
 
 .PHONY: bench-rollout
 bench-rollout: build $(LOCALCLUSTER) ## rotor rollout/rollback vs kubectl patch + rollout status, 50 Deployments (bench/rollout/README.md)
 	KUBECTL_DIR=$$(cd hack/localcluster && $(GO) run . bin) && \
-	hack/with-cluster.sh $(GO) run ./bench/rollout --kubectl "$$KUBECTL_DIR/kubectl" --rotor bin/rotor
+	hack/with-cluster.sh $(GO) run ./bench/rollout --kubectl "$$KUBECTL_DIR/kubectl" --rotor bin/rotor $(BENCH_ARGS)
 
 .PHONY: clean
 clean:

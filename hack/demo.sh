@@ -23,8 +23,7 @@ value() { head -c 24 /dev/urandom | base64; }
 step "Starting a local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
 echo "    The first run builds them from the Go module proxy (about 12 minutes on 2 cores); later runs start in seconds."
 export KUBECONFIG
-KUBECONFIG=$("$lc" up --dir "$dir/cluster" --components "$components" \
-  --port-base "${ROTOR_DEMO_PORT_BASE:-$((33000 + (RANDOM % 1000) * 10))}" --owner-pid $$)
+KUBECONFIG=$("$lc" up --dir "$dir/cluster" --components "$components" --owner-pid $$)
 kubectl="$("$lc" bin --components "$components" 2>/dev/null)/kubectl"
 show "$rotor" version
 
@@ -50,10 +49,9 @@ spec:
         envFrom:
         - secretRef: {name: $v1}
 EOF
-"$kubectl" rollout status deployment/api --timeout 60s
+"$kubectl" rollout status deployment/api
 
-echo "    (version names carry the UTC second they were made in; waiting for the next second)"
-sleep 1
+echo "    (version names carry the UTC second they were made in; rotor create waits for the next second when needed)"
 
 step "Rotation: version 2 is a NEW immutable Secret; version 1 stays untouched"
 value | show "$rotor" create auth-api-secrets --from-stdin api-token --from-literal region=eu-west-1 >/dev/null

@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
-# with-cluster.sh CMD...: run CMD with one local control plane for the whole run.
-# Starts it on free loopback ports, hands its kubeconfig to the tests through
-# ROTOR_TEST_KUBECONFIG, and stops it when CMD ends, however it ends.
+# with-cluster.sh CMD...: run CMD with one local control plane for the whole run, handed
+# over in the environment: ROTOR_TEST_KUBECONFIG (its admin kubeconfig),
+# ROTOR_TEST_CLUSTER_DIR (its localcluster state directory: addons, logs) and
+# ROTOR_TEST_LOCALCLUSTER (the localcluster tool). localcluster chooses the ports (below
+# the kernel's ephemeral range, starting again on others if one is taken meanwhile).
+# The cluster stops when CMD ends, however it ends.
+#
+# When ROTOR_TEST_KUBECONFIG is set already (a cluster handed over by an outer
+# with-cluster.sh, or one of your own), CMD runs on that cluster and none is started.
+# ADDONS="argo-rollouts flux" starts addons with the cluster.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 lc="$root/bin/localcluster"
 (cd "$root/hack/localcluster" && go build -o "$lc" .)
+export ROTOR_TEST_LOCALCLUSTER="$lc"
+if [ -n "${ROTOR_TEST_KUBECONFIG:-}" ]; then
+  exec "$@"
+fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/rotor-test-cluster.XXXXXX")
 cleanup() {
   "$lc" down --dir "$dir/cluster" >/dev/null 2>&1 || true
   rm -rf "$dir"
 }
 trap cleanup EXIT
-kc=""
-for attempt in 1 2 3; do
-  base=${ROTOR_TEST_PORT_BASE:-$((32000 + (RANDOM % 2800) * 10))}
-  if kc=$("$lc" up --dir "$dir/cluster" --components "$root/hack/localcluster/components" --port-base "$base" --owner-pid $$); then
-    break
-  fi
-  kc=""
-  echo "with-cluster: start attempt $attempt failed" >&2
-done
-[ -n "$kc" ] || { echo "with-cluster: could not start the local control plane" >&2; exit 1; }
-ROTOR_TEST_KUBECONFIG="$kc" "$@"
+kc=$("$lc" up --dir "$dir/cluster" --components "$root/hack/localcluster/components" --owner-pid $$ \
+  ${ADDONS:+--addons "$ADDONS"}) || { echo "with-cluster: could not start the local control plane" >&2; exit 1; }
+ROTOR_TEST_KUBECONFIG="$kc" ROTOR_TEST_CLUSTER_DIR="$dir/cluster" "$@"

@@ -183,6 +183,12 @@ func TestCleanupScalesWithOneScan(t *testing.T) {
 		}
 	}
 	rounds := 5
+	if v := os.Getenv("ROTOR_BENCH_ROUNDS"); v != "" {
+		var err error
+		if rounds, err = strconv.Atoi(v); err != nil || rounds < 1 {
+			t.Fatalf("ROTOR_BENCH_ROUNDS=%q: give a number of at least 1", v)
+		}
+	}
 	c := clusterenv.Client(t)
 	real := time.Now().UTC().Truncate(time.Second)
 	p := population{prefix: fmt.Sprintf("bench-%d", real.Unix()%100000), n: n, base: real.Add(-100 * day)}
@@ -216,6 +222,10 @@ func TestCleanupScalesWithOneScan(t *testing.T) {
 	}
 	rd := report("dry run (plan)", dryOne, dryTen)
 	rr := report("--yes (plan+delete)", runOne, runTen)
+	if os.Getenv("ROTOR_BENCH_SMOKE") == "1" {
+		t.Logf("smoke run (%d namespaces, %d rounds): the figures are printed; the 1.2x target is judged at full size only", n, rounds)
+		return
+	}
 	if rd > 1.2 || rr > 1.2 {
 		t.Fatalf("ten candidates took more than 1.2x one candidate (dry run %.2f, real run %.2f)", rd, rr)
 	}

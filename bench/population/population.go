@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
@@ -97,24 +98,116 @@ func Create(ctx context.Context, c kubernetes.Interface, s Spec, progress io.Wri
 	return first
 }
 
-// WaitSettled waits until the population's pods are all Ready and its Jobs complete.
+// WaitSettled waits until the population is quiet: its pods all Ready, every
+// Deployment and StatefulSet rolled out with its status written for its last
+// generation, and its Jobs complete, so that no controller writes while a benchmark
+// measures. It re-checks after changes (watched), at most once a second: each check
+// lists the whole population.
 func WaitSettled(ctx context.Context, c kubernetes.Interface, s Spec, progress io.Writer) error {
-	want := s.ExpectedPods()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	changed := make(chan struct{}, 1)
+	notify := func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	opts := metav1.ListOptions{LabelSelector: Label}
+	for _, w := range []func(context.Context, metav1.ListOptions) (watch.Interface, error){
+		c.CoreV1().Pods("").Watch, c.AppsV1().Deployments("").Watch, c.AppsV1().StatefulSets("").Watch, c.BatchV1().Jobs("").Watch,
+	} {
+		go watchChanges(ctx, w, opts, notify)
+	}
+	last := ""
 	for {
-		ready, err := readyPods(ctx, c)
+		checked := time.Now()
+		quiet, summary, err := settled(ctx, c, s)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(progress, "population: %d/%d pods ready\n", ready, want)
-		if ready >= want {
+		if summary != last {
+			fmt.Fprintf(progress, "population: %s\n", summary)
+			last = summary
+		}
+		if quiet {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(3 * time.Second):
+		case <-changed:
+		}
+		select { // at most one check a second
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Until(checked.Add(time.Second))):
 		}
 	}
+}
+
+// watchChanges calls notify at every event of a watch, opening it again when it ends.
+func watchChanges(ctx context.Context, watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error), opts metav1.ListOptions, notify func()) {
+	for ctx.Err() == nil {
+		w, err := watchFn(ctx, opts)
+		if err != nil {
+			notify()
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		for range w.ResultChan() {
+			notify()
+		}
+		w.Stop()
+	}
+}
+
+// settled checks the population once.
+func settled(ctx context.Context, c kubernetes.Interface, s Spec) (bool, string, error) {
+	want := s.ExpectedPods()
+	ready, err := readyPods(ctx, c)
+	if err != nil {
+		return false, "", err
+	}
+	opts := metav1.ListOptions{LabelSelector: Label}
+	deps, err := c.AppsV1().Deployments("").List(ctx, opts)
+	if err != nil {
+		return false, "", err
+	}
+	busy := 0
+	for _, d := range deps.Items {
+		r := ptr.Deref(d.Spec.Replicas, 1)
+		if d.Status.ObservedGeneration < d.Generation || d.Status.Replicas != r || d.Status.UpdatedReplicas != r || d.Status.AvailableReplicas != r {
+			busy++
+		}
+	}
+	stss, err := c.AppsV1().StatefulSets("").List(ctx, opts)
+	if err != nil {
+		return false, "", err
+	}
+	for _, st := range stss.Items {
+		if st.Status.ObservedGeneration < st.Generation || st.Status.ReadyReplicas != ptr.Deref(st.Spec.Replicas, 1) || st.Status.CurrentRevision != st.Status.UpdateRevision {
+			busy++
+		}
+	}
+	jobs, err := c.BatchV1().Jobs("").List(ctx, opts)
+	if err != nil {
+		return false, "", err
+	}
+	for _, j := range jobs.Items {
+		complete := false
+		for _, cond := range j.Status.Conditions {
+			complete = complete || (cond.Type == batchv1.JobComplete && cond.Status == corev1.ConditionTrue)
+		}
+		if !complete {
+			busy++
+		}
+	}
+	summary := fmt.Sprintf("%d/%d pods ready; %d workloads or Jobs still changing", ready, want, busy)
+	return ready >= want && busy == 0, summary, nil
 }
 
 func readyPods(ctx context.Context, c kubernetes.Interface) (int, error) {

@@ -1,5 +1,6 @@
 // Command rollout measures `rotor rollout` and `rotor rollback` against the kubectl way
-// of doing the same re-point, on a real local control plane (KUBECONFIG): 50 Deployments
+// of doing the same re-point, on a real local control plane (--kubeconfig, by default
+// $ROTOR_TEST_KUBECONFIG as hack/with-cluster.sh hands it over): 50 Deployments
 // of 2 replicas each use version 1 of a family; the baseline is a script of
 // `kubectl patch` (one per Deployment) followed by `kubectl rollout status` (one per
 // Deployment); rotor does the same with one `rotor rollout --to v2`. Runs alternate, and
@@ -17,15 +18,17 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
+	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/utils/ptr"
 )
 
@@ -42,10 +45,15 @@ func run() error {
 	n := flag.Int("deployments", 50, "Deployments")
 	replicas := flag.Int("replicas", 2, "replicas per Deployment")
 	rounds := flag.Int("rounds", 3, "measured rounds of each")
+	kc := ""
+	flag.StringVar(&kc, "kubeconfig", os.Getenv("ROTOR_TEST_KUBECONFIG"), "kubeconfig of the cluster to measure on (default $ROTOR_TEST_KUBECONFIG)")
 	flag.Parse()
-	kc := os.Getenv("KUBECONFIG")
 	if kc == "" {
-		return errors.New("KUBECONFIG must name the cluster to measure on")
+		return errors.New("no cluster to measure on: run `make bench-rollout` (it starts one), or give --kubeconfig or ROTOR_TEST_KUBECONFIG")
+	}
+	// The kubectl and rotor processes measure the same cluster.
+	if err := os.Setenv("KUBECONFIG", kc); err != nil {
+		return err
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
 	if err != nil {
@@ -158,21 +166,25 @@ func deployment(name, secret string, replicas int32) *appsv1.Deployment {
 	}
 }
 
+// waitAll waits, by watch, until every named Deployment has rolled out.
 func waitAll(ctx context.Context, c kubernetes.Interface, ns string, names []string) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(names))
-	for i, name := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
-				d, err := c.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-				return err == nil && d.Status.AvailableReplicas == *d.Spec.Replicas && d.Status.UpdatedReplicas == *d.Spec.Replicas, nil
-			})
-		}()
+	pending := map[string]bool{}
+	for _, n := range names {
+		pending[n] = true
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	lw := cache.NewListWatchFromClient(c.AppsV1().RESTClient(), "deployments", ns, fields.Everything())
+	_, err := watchtools.UntilWithSync(ctx, lw, &appsv1.Deployment{}, nil, func(ev watch.Event) (bool, error) {
+		d, ok := ev.Object.(*appsv1.Deployment)
+		if !ok {
+			return false, nil
+		}
+		r := ptr.Deref(d.Spec.Replicas, 1)
+		if d.Status.ObservedGeneration >= d.Generation && d.Status.AvailableReplicas == r && d.Status.UpdatedReplicas == r {
+			delete(pending, d.Name)
+		}
+		return len(pending) == 0, nil
+	})
+	return err
 }
 
 func cmd(name string, args ...string) error {

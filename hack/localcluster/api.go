@@ -6,12 +6,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"sort"
 	"strings"
-	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -126,16 +127,8 @@ func (a *apiClient) installStages(ctx context.Context, crdFile, stagesFile strin
 	if err := a.create(ctx, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd); err != nil {
 		return err
 	}
-	for {
-		code, out, err := a.do(ctx, http.MethodGet, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/stages.kwok.x-k8s.io", nil)
-		if err == nil && code == http.StatusOK && established(out) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the Stage CRD: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := a.waitEstablished(ctx, []string{"stages.kwok.x-k8s.io"}); err != nil {
+		return fmt.Errorf("waiting for the Stage CRD: %w", err)
 	}
 	stagesYAML, err := os.ReadFile(stagesFile)
 	if err != nil {
@@ -154,23 +147,6 @@ func (a *apiClient) installStages(ctx context.Context, crdFile, stagesFile strin
 		}
 	}
 	return nil
-}
-
-func established(crdJSON []byte) bool {
-	var crd struct {
-		Status struct {
-			Conditions []struct{ Type, Status string } `json:"conditions"`
-		} `json:"status"`
-	}
-	if json.Unmarshal(crdJSON, &crd) != nil {
-		return false
-	}
-	for _, c := range crd.Status.Conditions {
-		if c.Type == "Established" && c.Status == "True" {
-			return true
-		}
-	}
-	return false
 }
 
 // createNode registers a fake node that kwok manages (selected by annotation). It has
@@ -215,4 +191,144 @@ func (a *apiClient) nodeReady(ctx context.Context, name string) error {
 		}
 	}
 	return fmt.Errorf("node %s is not Ready yet", name)
+}
+
+// ready checks a component's readiness endpoint with the client it names.
+func (a *apiClient) ready(ctx context.Context, r readiness) error {
+	c := a.plain
+	switch r.Client {
+	case "admin":
+		c = a.client
+	case "insecure":
+		c = a.insecure
+	}
+	return httpOK(ctx, c, r.URL)
+}
+
+// waitEstablished watches CustomResourceDefinitions until every named one is
+// Established (a watch, not a poll: the API server sends each change).
+func (a *apiClient) waitEstablished(ctx context.Context, names []string) error {
+	pending := map[string]bool{}
+	for _, n := range names {
+		pending[n] = true
+	}
+	for len(pending) > 0 {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%w; not yet established: %v", err, keys(pending))
+		}
+		// A watch without resourceVersion first sends every existing object; a watch the
+		// server ends (its timeout) is simply opened again.
+		err := a.watch(ctx, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", func(obj json.RawMessage) bool {
+			var crd struct {
+				Metadata struct{ Name string } `json:"metadata"`
+				Status   struct {
+					Conditions []struct{ Type, Status string } `json:"conditions"`
+				} `json:"status"`
+			}
+			if json.Unmarshal(obj, &crd) != nil {
+				return false
+			}
+			for _, c := range crd.Status.Conditions {
+				if c.Type == "Established" && c.Status == "True" {
+					delete(pending, crd.Metadata.Name)
+				}
+			}
+			return len(pending) == 0
+		})
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// watch streams the watch events of a collection to fn until fn returns true, the
+// server ends the watch, or ctx ends.
+func (a *apiClient) watch(ctx context.Context, path string, fn func(obj json.RawMessage) bool) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.server+path+"?watch=1&allowWatchBookmarks=false", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("watch %s: %s: %s", path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var ev struct {
+			Type   string          `json:"type"`
+			Object json.RawMessage `json:"object"`
+		}
+		if err := dec.Decode(&ev); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if ev.Type == "ERROR" {
+			return fmt.Errorf("watch %s: %s", path, ev.Object)
+		}
+		if fn(ev.Object) {
+			return nil
+		}
+	}
+}
+
+// apply server-side-applies one object (as JSON) with the field manager "localcluster".
+func (a *apiClient) apply(ctx context.Context, obj map[string]any) error {
+	path, err := objectPath(obj)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, a.server+path+"?fieldManager=localcluster&force=true", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/apply-patch+yaml")
+	req.Header.Set("Accept", "application/json")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("applying %s: HTTP %d: %s", path, resp.StatusCode, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// objectPath is the REST path of the few kinds addons install: CRDs and Namespaces.
+func objectPath(obj map[string]any) (string, error) {
+	meta, _ := obj["metadata"].(map[string]any)
+	name, _ := meta["name"].(string)
+	kind, _ := obj["kind"].(string)
+	switch {
+	case name == "":
+		return "", fmt.Errorf("an object of kind %q has no name", kind)
+	case kind == "CustomResourceDefinition":
+		return "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + name, nil
+	case kind == "Namespace":
+		return "/api/v1/namespaces/" + name, nil
+	}
+	return "", fmt.Errorf("localcluster does not install objects of kind %q (%s)", kind, name)
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

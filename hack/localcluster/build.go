@@ -168,8 +168,7 @@ func kubeLDFlags() string {
 func goWithProgress(ctx context.Context, dir, what string, args []string, progress io.Writer) error {
 	start := time.Now()
 	fmt.Fprintf(progress, "localcluster: building %s ...\n", what)
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = dir
+	cmd := goCmd(ctx, dir, args...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
+	"strings"
 	"time"
 )
 
@@ -16,40 +16,48 @@ func superviseSelf(dir string, owner int, logDir string) (proc, error) {
 	if err != nil {
 		return proc{}, err
 	}
-	return startProc("supervisor", exe, logDir, "supervise", "--dir="+dir, fmt.Sprintf("--owner-pid=%d", owner))
+	return startProc("supervisor", exe, logDir, nil, "supervise", "--dir="+dir, fmt.Sprintf("--owner-pid=%d", owner))
 }
 
+// supervise waits for the owner to exit (an event on its pidfd, no polling), then stops
+// every process recorded for DIR. `down` ends the supervisor itself with SIGTERM.
 func supervise(ctx context.Context, dir string, owner int) error {
 	if owner <= 0 {
 		return fmt.Errorf("supervise needs --owner-pid")
 	}
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-		if syscall.Kill(owner, 0) == nil {
-			if _, err := os.Stat(filepath.Join(dir, "state.json")); err == nil {
-				continue
-			}
-			return nil // stopped by someone else
-		}
-		s, err := readState(dir)
-		if err != nil {
-			return nil
-		}
-		var others []proc
-		for _, p := range s.Procs {
-			if p.PID != os.Getpid() {
-				others = append(others, p)
-			}
-		}
-		stopProcs(others, 10*time.Second)
-		_ = os.Remove(statePath(dir))
-		_ = os.RemoveAll(filepath.Join(dir, "etcd"))
-		return nil
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", owner))
+	if err != nil {
+		return nil // already gone before we started: `up` failed or is failing
 	}
+	ownerProc := proc{Name: "owner", PID: owner, Exe: strings.TrimSuffix(exe, " (deleted)")}
+	exited := make(chan struct{})
+	go func() {
+		for !waitExit(ownerProc, time.Hour) {
+		}
+		close(exited)
+	}()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-exited:
+	}
+	unlock, err := lockState(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	s, err := readState(dir)
+	if err != nil {
+		return nil // stopped by someone else
+	}
+	var others []proc
+	for _, p := range s.Procs {
+		if p.PID != os.Getpid() {
+			others = append(others, p)
+		}
+	}
+	stopProcs(others, 10*time.Second)
+	_ = os.Remove(statePath(dir))
+	_ = os.RemoveAll(filepath.Join(dir, "etcd"))
+	return nil
 }

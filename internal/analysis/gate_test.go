@@ -12,6 +12,7 @@ import (
 
 	"github.com/rotor-project/rotor/internal/gate"
 	"github.com/rotor-project/rotor/test/promenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 // steppingClock completes every wait at once by moving time forward, so intervals of
@@ -80,8 +81,7 @@ func TestGate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
+			ctx := waitfor.Context(t)
 			err = g.Validate(ctx, step)
 			if tt.wantInvalid != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantInvalid) || !strings.Contains(err.Error(), `metric "errors"`) {

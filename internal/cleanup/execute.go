@@ -46,6 +46,7 @@ func (c *Cleaner) Execute(ctx context.Context, plan *Plan, opts ExecuteOptions) 
 	if d.records, err = c.records(ctx, plan.Request); err != nil {
 		return err
 	}
+	d.inProgress = inProgress(d.records)
 	var deleting []*Item
 	for _, i := range idx {
 		it := &plan.Items[i]
@@ -186,6 +187,16 @@ func (c *Cleaner) deleteExternalSecret(ctx context.Context, it *Item, opts Execu
 	return nil
 }
 
+// CheckPermissions is the check Execute starts with, for a caller that takes the
+// family's lock before executing: refuse before anything is locked or deleted.
+func (c *Cleaner) CheckPermissions(ctx context.Context, plan *Plan) error {
+	idx := plan.ToDelete()
+	if len(idx) == 0 {
+		return nil
+	}
+	return c.checkPermissions(ctx, plan, idx)
+}
+
 // checkPermissions asks the API server whether the caller may delete every
 // Secret (and ExternalSecret) planned for deletion, so a missing permission stops the
 // run before the first delete rather than half way.
@@ -198,6 +209,10 @@ func (c *Cleaner) checkPermissions(ctx context.Context, plan *Plan, idx []int) e
 			gv, _ := schema.ParseGroupVersion(es.APIVersion)
 			wants = append(wants, access.Want{Verb: "delete", Group: gv.Group, Resource: "externalsecrets", Namespace: it.Namespace, Why: "delete " + it.Name + "'s ExternalSecret " + es.Name})
 		}
+	}
+	// The family's lock (a Lease) is taken in every namespace that changes.
+	for _, i := range idx {
+		wants = append(wants, access.Want{Verb: "create", Group: "coordination.k8s.io", Resource: "leases", Namespace: plan.Items[i].Namespace, Why: "take the family's lock"})
 	}
 	return access.Check(ctx, c.Client.AuthorizationV1(), wants)
 }

@@ -54,8 +54,6 @@ func cleanupDetails(plan *cleanup.Plan, it cleanup.Item) string {
 		} else {
 			parts = append(parts, "the newest")
 		}
-	case retention.KeptInRotation:
-		parts = append(parts, "a rotation that has not finished names it")
 	case retention.KeptRetention:
 		parts = append(parts, fmt.Sprintf("retained until %s (--retain %s)", cleanupStamp(it.EligibleAt), retention.FormatDuration(plan.Request.Policy.Retain)))
 	case retention.KeptUnverified:
@@ -69,10 +67,10 @@ func cleanupDetails(plan *cleanup.Plan, it cleanup.Item) string {
 			parts = append(parts, cleanupCronText(c))
 		}
 	case retention.KeptRollbackTarget:
-		parts = append(parts, "rollout undo would break: "+cleanupRevisions(d.RollbackTargets))
+		parts = append(parts, "undo would break: "+cleanupRevisions(d.RollbackTargets))
 	case retention.Delete, retention.Deleted:
 		if len(d.RollbackTargets) > 0 {
-			parts = append(parts, "breaks rollout undo to: "+cleanupRevisions(d.RollbackTargets))
+			parts = append(parts, "breaks undo to: "+cleanupRevisions(d.RollbackTargets))
 		} else {
 			parts = append(parts, "no references")
 		}
@@ -113,6 +111,9 @@ func cleanupRevisions(refs []retention.Reference) string {
 		owner := "-"
 		if r.Owner != nil {
 			owner = r.Owner.Kind + "/" + r.Owner.Name
+			if r.Owner.Kind == "Release" {
+				owner = "helm release " + r.Owner.Name // `helm rollback` would bring it back
+			}
 		}
 		out = append(out, fmt.Sprintf("%s revision %s (%s/%s)", owner, orDash(r.Revision), r.Kind, r.Name))
 	}
@@ -143,6 +144,9 @@ type CleanupReport struct {
 	ReferenceScans int                 `json:"referenceScans"`
 	NotChecked     []NotCheckedItem    `json:"notChecked"`
 	Items          []CleanupReportItem `json:"items"`
+	// JournalsPruned are the finished rotation journals deleted (or, in a dry run,
+	// that would be) by the journal retention, as namespace/name.
+	JournalsPruned []string `json:"journalsPruned"`
 }
 
 // CleanupReportItem is one version and its outcome.
@@ -193,6 +197,10 @@ func newCleanupReport(plan *cleanup.Plan, dry dryRunStrategy) CleanupReport {
 		APIVersion: "rotor.dev/v1alpha1", Kind: "CleanupReport", Family: req.Family, Namespace: req.Namespace,
 		DryRun: dry.String(), Retain: retention.FormatDuration(req.Policy.Retain), Keep: req.Policy.Keep,
 		Now: cleanupStamp(plan.Now), ReferenceScans: plan.Scans, NotChecked: []NotCheckedItem{}, Items: []CleanupReportItem{},
+		JournalsPruned: []string{},
+	}
+	for _, r := range plan.JournalsPruned {
+		rep.JournalsPruned = append(rep.JournalsPruned, r.Namespace+"/"+r.Name)
 	}
 	for _, nc := range plan.NotChecked {
 		rep.NotChecked = append(rep.NotChecked, NotCheckedItem{Kind: nc.Kind, Namespace: nc.Namespace, File: nc.File, Reason: nc.Reason})

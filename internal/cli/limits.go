@@ -9,13 +9,11 @@ import (
 // Bounds of the duration flags: a negative duration is never meant, and one beyond
 // these is a typo (a missing unit, an extra digit) more often than a plan.
 const (
-	maxStepTimeout      = 24 * time.Hour       // --timeout: one step becoming healthy
+	maxTimeout          = 7 * retention.Day    // --timeout: the deadline of a whole rotation
 	maxPause            = 24 * time.Hour       // --pause: watching one blue-green step
 	maxAnalysisDuration = 7 * retention.Day    // --analysis-duration
 	maxWatch            = 30 * retention.Day   // watch --for
 	maxRetain           = 3660 * retention.Day // cleanup --retain: about ten years
-	minLease            = time.Second          // --lease-duration
-	maxLease            = time.Hour
 )
 
 // checkDuration refuses d outside [min, max] for the named flag; positive demands more

@@ -7,7 +7,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rotor-project/rotor/internal/access"
-	"github.com/rotor-project/rotor/internal/repoint"
+	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/rollout"
 )
 
@@ -32,20 +32,21 @@ func rotationWants(plan *rollout.Plan, bluegreen bool) []access.Want {
 			wants = append(wants, access.Want{Verb: verb, Group: "coordination.k8s.io", Resource: "leases", Namespace: ns, Why: "hold the family's rotation lock"})
 		}
 		for _, verb := range []string{"list", "create", "update"} {
-			wants = append(wants, access.Want{Verb: verb, Resource: "configmaps", Namespace: ns, Why: "record the rotation"})
+			wants = append(wants, access.Want{Verb: verb, Resource: "configmaps", Namespace: ns, Why: "journal the rotation"})
 		}
 	}
 	for _, it := range plan.Active() {
 		c := it.Consumer
-		gvr, ok := repoint.Resources[c.Kind]
-		if !ok {
+		k := kinds.Lookup(c.Kind)
+		if k == nil {
 			continue
 		}
+		gvr := k.GVR()
 		why := "re-point " + c.Kind + "/" + c.Name
 		wants = append(wants,
 			access.Want{Verb: "get", Group: gvr.Group, Resource: gvr.Resource, Namespace: c.Namespace, Why: why},
 			access.Want{Verb: "patch", Group: gvr.Group, Resource: gvr.Resource, Namespace: c.Namespace, Why: why})
-		if !it.Rolls {
+		if !k.Rolls {
 			continue
 		}
 		wait := "wait for " + c.Kind + "/" + c.Name + " to be healthy"

@@ -6,6 +6,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/clock"
+
+	"github.com/rotor-project/rotor/internal/rollout"
 )
 
 // IOStreams are the standard streams a command reads and writes: results go to Out,
@@ -116,6 +119,9 @@ The old version stays, so rollback is a change of reference, not a hunt for back
 		NewCmdStatus(f, name, streams),
 		NewCmdRefs(f, name, streams),
 		NewCmdWatch(f, name, streams),
+		NewCmdHistory(f, name, streams),
+		NewCmdConfig(f, name, streams),
+		NewCmdGitOps(f, name, streams),
 	)
 	registerCompletions(root, f)
 	return root
@@ -140,6 +146,8 @@ type hint struct {
 
 var hints = []hint{
 	{isAccessProblem, "hint: deploy/rbac holds a ClusterRole per use (rotor-reader, rotor-rotator, rotor-cleaner, rotor-adopter); a cluster admin can bind the one you need in the namespace with a RoleBinding, or grant the missing verbs."},
+	{isUntrustedTarget, "hint: check the Secret, then make it a version rotor trusts with: versions FAMILY --adopt NAME -n NAMESPACE (or create a new version with create)."},
+	{isPlanError, "hint: name the version with --to VERSION (or latest); choose the consumers with -n/-A, -l SELECTOR and --workload KIND/NAME."},
 	{isForbidden, "hint: your user lacks a permission this command needs; `kubectl auth can-i --list -n NAMESPACE` shows what you may do, and a cluster admin can grant the missing verb with a Role and RoleBinding."},
 	{isUnreachable, "hint: the cluster did not answer; check --kubeconfig and --context, or that the API server is up."},
 }
@@ -150,3 +158,13 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func usageErrorf(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+func isUntrustedTarget(err error) bool {
+	var pe *rollout.PlanError
+	return errors.As(err, &pe) && pe.Untrusted
+}
+
+func isPlanError(err error) bool {
+	var pe *rollout.PlanError
+	return errors.As(err, &pe)
+}

@@ -14,12 +14,13 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/access"
 	"github.com/rotor-project/rotor/internal/analysis"
 	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/gate"
+	"github.com/rotor-project/rotor/internal/journal"
 	"github.com/rotor-project/rotor/internal/notify"
-	"github.com/rotor-project/rotor/internal/record"
 	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/internal/versions"
@@ -133,14 +134,18 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store := &record.Store{Client: client}
-	rec, err := store.Latest(ctx, o.namespace, o.Family)
+	store := &journal.Store{Client: client, Clock: o.f.Clock}
+	all, err := store.List(ctx, o.namespace, o.Family)
 	if err != nil {
 		return err
 	}
+	var rec *v1alpha1.SecretRotation
+	if len(all) > 0 {
+		rec = all[len(all)-1]
+	}
 	facts := analysis.Facts{Family: o.Family, Namespace: o.namespace}
 	if rec != nil {
-		facts.Version = rec.To
+		facts.Version = rec.Status.TargetVersion
 	} else if facts.Version, err = o.latestVersion(ctx); err != nil {
 		return err
 	}
@@ -167,14 +172,18 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	if err := o.preflight(ctx, client, rec != nil); err != nil {
 		return err
 	}
-	eng := &watch.Engine{Client: client, Records: store, Clock: o.f.Clock, FindConsumers: o.consumers}
+	dyn, err := o.f.Dynamic()
+	if err != nil {
+		return err
+	}
+	eng := &watch.Engine{Client: client, Dynamic: dyn, Records: store, Clock: o.f.Clock, FindConsumers: o.consumers}
 	if o.Notify != "" {
 		hook := notify.Webhook{URL: o.Notify, Client: &http.Client{Timeout: 15 * time.Second}}
 		eng.Notify = hook.Post
 	}
 	if o.RollbackOnFailure {
-		eng.Rollback = func(ctx context.Context) error {
-			return rollbackFamily(ctx, o.f, o.namespace, o.Family, o.streams.ErrOut)
+		eng.Rollback = func(ctx context.Context, watched *v1alpha1.SecretRotation) error {
+			return rollbackWatched(ctx, o.f, o.streams, watched)
 		}
 	}
 	req := watch.Request{
@@ -211,7 +220,8 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 }
 
 // preflight checks, before the window is recorded, every write a failure would make:
-// the Events on the consumers, the record, and with --rollback-on-failure the rollback.
+// the Events on the consumers, the journal, and with --rollback-on-failure the
+// rollback.
 func (o *WatchOptions) preflight(ctx context.Context, client kubernetes.Interface, recorded bool) error {
 	consumers, err := o.consumers(ctx, o.namespace, o.Family)
 	if err != nil {
@@ -219,23 +229,20 @@ func (o *WatchOptions) preflight(ctx context.Context, client kubernetes.Interfac
 	}
 	wants := []access.Want{{Verb: "create", Resource: "events", Namespace: o.namespace, Why: "put a Warning Event on each consumer when the analysis fails"}}
 	if recorded {
-		wants = append(wants, access.Want{Verb: "update", Resource: "configmaps", Namespace: o.namespace, Why: "record the watch window on the rotation record"})
+		wants = append(wants, access.Want{Verb: "update", Resource: "configmaps", Namespace: o.namespace, Why: "record the watch window in the rotation's journal"})
 	}
 	if o.RollbackOnFailure {
-		plan := &rollout.Plan{Family: o.Family}
+		plan := &rollout.Plan{Family: o.Family, Items: []rollout.Item{{Consumer: rollout.Consumer{Target: repoint.Target{Namespace: o.namespace}}}}}
 		for _, c := range consumers {
-			rolls := c.Kind == "Deployment" || c.Kind == "StatefulSet" || c.Kind == "DaemonSet" || c.Kind == "Rollout"
 			plan.Items = append(plan.Items, rollout.Item{Consumer: rollout.Consumer{Target: repoint.Target{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name}},
-				Changes: []repoint.Change{{}}, Rolls: rolls})
-		}
-		if len(plan.Items) == 0 {
-			plan.Items = append(plan.Items, rollout.Item{Consumer: rollout.Consumer{Target: repoint.Target{Namespace: o.namespace}}})
+				Changes: []repoint.Change{{}}})
 		}
 		wants = append(wants, rotationWants(plan, false)...)
 	}
 	return checkAccess(ctx, client, wants)
 }
 
+// latestVersion is the newest version rotor trusts, read from metadata alone.
 func (o *WatchOptions) latestVersion(ctx context.Context) (string, error) {
 	meta, err := o.f.Metadata()
 	if err != nil {
@@ -307,8 +314,8 @@ func (o *WatchOptions) consumers(ctx context.Context, namespace, fam string) ([]
 	}
 	out := make([]gate.Workload, 0, len(cs))
 	for _, c := range cs {
-		if c.Bare {
-			continue
+		if c.Immutable && c.Kind == "Pod" {
+			continue // a bare Pod: no workload to tell
 		}
 		out = append(out, gate.Workload{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name})
 	}

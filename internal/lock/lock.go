@@ -1,11 +1,29 @@
-// Package lock keeps one rotation per family and namespace at a time, with a
-// coordination.k8s.io Lease. A second run fails naming the holder and since when; a
-// Lease left by a crashed run is taken over once it has expired (it is renewed while
-// its holder runs).
+// Package lock keeps one rotation (or cleanup) per family and namespace at a time, with
+// a coordination.k8s.io Lease, judged the way client-go's leader election judges one:
+//
+//   - Expiry is never decided by comparing this machine's clock with the holder's
+//     renewTime (clocks of two machines disagree). An observer records, by its own
+//     clock, when it last saw the Lease change (holder, renewTime, resourceVersion); the
+//     Lease has expired only once it has not changed for its full duration since then.
+//     A second run therefore watches a held Lease until it sees a renewal (the holder is
+//     alive: refused, naming it) or until a whole duration passes without one (the
+//     holder is dead: taken over, guarded by the resourceVersion).
+//   - The holder renews every third of the duration. A renewal that fails because the
+//     Lease was deleted or taken is a loss at once; one that fails for other reasons
+//     (the API server down) is retried, and if no renewal succeeded for two thirds of
+//     the duration the lock is lost, since others may consider it expired. A renewal
+//     that timed out after the server applied it is recognised on the next attempt (the
+//     Lease still names this holder) and is no loss.
+//   - Losing the lock cancels the context from Lock.Context with a *LostError cause, so
+//     the run stops writing.
+//
+// Durations are bounded (5 s to 10 min): shorter renews too often and expires under
+// a busy API server; longer leaves a crashed run's family locked for too long.
 package lock
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -23,19 +41,64 @@ import (
 	"github.com/rotor-project/rotor/internal/family"
 )
 
-// DefaultDuration is how long a Lease stays valid without renewal.
-const DefaultDuration = 30 * time.Second
+// Duration bounds.
+const (
+	DefaultDuration = 30 * time.Second
+	MinDuration     = 5 * time.Second
+	MaxDuration     = 10 * time.Minute
+)
+
+// DurationError is a lease duration out of bounds.
+type DurationError struct {
+	Got time.Duration
+}
+
+func (e *DurationError) Error() string {
+	return fmt.Sprintf("lease duration %s is out of bounds: it must be between %s and %s", e.Got, MinDuration, MaxDuration)
+}
+
+// ValidateDuration checks a lease duration (0 means the default).
+func ValidateDuration(d time.Duration) error {
+	if d == 0 {
+		return nil
+	}
+	if d < MinDuration || d > MaxDuration || d%time.Second != 0 {
+		return &DurationError{Got: d}
+	}
+	return nil
+}
 
 // HeldError says who holds the family's lock.
 type HeldError struct {
 	Family, Namespace, Holder string
 	Since                     time.Time
-	Expires                   time.Time
+	// For is what the lock guards ("rotation" or "cleanup").
+	For string
 }
 
 func (e *HeldError) Error() string {
-	return fmt.Sprintf("another rotation of %q in namespace %q is running: held by %s since %s (the lock expires %s unless renewed); wait for it to finish, or if it crashed, retry after the lock expires",
-		e.Family, e.Namespace, e.Holder, e.Since.UTC().Format(time.RFC3339), e.Expires.UTC().Format(time.RFC3339))
+	what := "a rotation"
+	if e.For != "" {
+		what = "a " + e.For
+	}
+	return fmt.Sprintf("another rotation of %q in namespace %q is running (%s holds the lock): held by %s since %s, and renewed while it runs; wait for it to finish (a run that was killed loses the lock once it stops renewing)",
+		e.Family, e.Namespace, what, e.Holder, e.Since.UTC().Format(time.RFC3339))
+}
+
+// ErrHeld matches *HeldError with errors.Is.
+var ErrHeld = errors.New("rotation lock held")
+
+// Is lets errors.Is(err, ErrHeld) match a HeldError.
+func (e *HeldError) Is(target error) bool { return target == ErrHeld }
+
+// LostError says the lock was lost while a run held it.
+type LostError struct {
+	Family, Namespace string
+	Reason            string
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("lost the lock of %q in namespace %q (%s): stopped writing so that no two runs write at once", e.Family, e.Namespace, e.Reason)
 }
 
 // Locker takes family locks.
@@ -43,89 +106,24 @@ type Locker struct {
 	Client   kubernetes.Interface
 	Clock    clock.Clock
 	Duration time.Duration
-	// Holder identifies this run (user, host, process).
+	// Holder identifies this run (user, host, process); a random part is added so two
+	// processes never share an identity.
 	Holder string
+	// For says what the lock is taken for, in the Lease and in HeldError.
+	For string
+
+	idOnce sync.Once
+	id     string
 }
 
-// Lock is a held lock; Release it when done.
-type Lock struct {
-	l         *Locker
-	namespace string
-	name      string
-	stop      chan struct{}
-	done      chan struct{}
-	once      sync.Once
-	// TookOver is true when the lock was taken from an expired holder: the previous
-	// run crashed or was killed.
-	TookOver         bool
-	PreviousHolder   string
-	renewErrMu       sync.Mutex
-	renewErr         error
-	lastLease        *coordinationv1.Lease
-	releaseOnceError error
-}
-
-// LeaseName is the Lease of fam: its name is derived from the family so any length
-// fits.
-func LeaseName(fam string) string {
-	sum := sha256.Sum256([]byte(fam))
-	return "rotor-lock-" + hex.EncodeToString(sum[:])[:16]
-}
-
-// Acquire takes the lock of fam in namespace or returns a *HeldError.
-func (l *Locker) Acquire(ctx context.Context, namespace, fam string) (*Lock, error) {
-	d := l.duration()
-	now := metav1.NewMicroTime(l.Clock.Now())
-	name := LeaseName(fam)
-	leases := l.Client.CoordinationV1().Leases(namespace)
-	lease := &coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        name,
-			Namespace:   namespace,
-			Labels:      map[string]string{family.LabelFamily: family.LabelValue(fam), family.LabelManagedBy: family.ManagedByValue},
-			Annotations: map[string]string{family.AnnotationFamily: fam},
-		},
-		Spec: coordinationv1.LeaseSpec{
-			HolderIdentity:       ptr.To(l.Holder),
-			LeaseDurationSeconds: ptr.To(int32(d / time.Second)),
-			AcquireTime:          &now,
-			RenewTime:            &now,
-		},
-	}
-	lk := &Lock{l: l, namespace: namespace, name: name, stop: make(chan struct{}), done: make(chan struct{})}
-	created, err := leases.Create(ctx, lease, metav1.CreateOptions{FieldManager: "rotor"})
-	switch {
-	case err == nil:
-		lk.lastLease = created
-	case apierrors.IsAlreadyExists(err):
-		cur, err := leases.Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("reading the rotation lock: %w", err)
-		}
-		if held := l.held(cur, fam); held != nil {
-			return nil, held
-		}
-		// Expired or released: take it over, guarded by its resourceVersion so two
-		// runs cannot both take it.
-		lk.TookOver = cur.Spec.HolderIdentity != nil && *cur.Spec.HolderIdentity != ""
-		if lk.TookOver {
-			lk.PreviousHolder = *cur.Spec.HolderIdentity
-		}
-		next := cur.DeepCopy()
-		next.Spec = lease.Spec
-		updated, err := leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: "rotor"})
-		if apierrors.IsConflict(err) {
-			return nil, fmt.Errorf("another rotation of %q in namespace %q took the lock at the same moment; retry", fam, namespace)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("taking over the rotation lock: %w", err)
-		}
-		lk.lastLease = updated
-	default:
-		return nil, fmt.Errorf("taking the rotation lock (a Lease in namespace %q): %w", namespace, err)
-	}
-	go lk.renew()
-	return lk, nil
+// Identity is this locker's holder identity: Holder and a random suffix.
+func (l *Locker) Identity() string {
+	l.idOnce.Do(func() {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		l.id = l.Holder + " #" + hex.EncodeToString(b[:])
+	})
+	return l.id
 }
 
 func (l *Locker) duration() time.Duration {
@@ -135,27 +133,217 @@ func (l *Locker) duration() time.Duration {
 	return l.Duration
 }
 
-// held returns a HeldError when the Lease is held by someone and not expired.
-func (l *Locker) held(lease *coordinationv1.Lease, fam string) *HeldError {
-	if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" || lease.Spec.RenewTime == nil {
-		return nil
-	}
-	d := time.Duration(ptr.Deref(lease.Spec.LeaseDurationSeconds, 0)) * time.Second
-	expires := lease.Spec.RenewTime.Add(d)
-	if !l.Clock.Now().Before(expires) {
-		return nil
-	}
-	since := lease.Spec.RenewTime.Time
-	if lease.Spec.AcquireTime != nil {
-		since = lease.Spec.AcquireTime.Time
-	}
-	return &HeldError{Family: fam, Namespace: lease.Namespace, Holder: *lease.Spec.HolderIdentity, Since: since, Expires: expires}
+// LeaseName is the Lease of fam: its name is derived from the family so any length
+// fits.
+func LeaseName(fam string) string {
+	sum := sha256.Sum256([]byte(fam))
+	return "rotor-lock-" + hex.EncodeToString(sum[:])[:16]
 }
 
-// renew keeps the Lease fresh until Release.
+// Lock is a held lock; Release it when done.
+type Lock struct {
+	l         *Locker
+	fam       string
+	namespace string
+	name      string
+	// TookOver is true when the lock was taken from a holder that stopped renewing: a
+	// run that crashed or was killed.
+	TookOver       bool
+	PreviousHolder string
+
+	mu     sync.Mutex
+	lease  *coordinationv1.Lease
+	lost   *LostError
+	lostCh chan struct{}
+	stop   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+// observation is what an observer last saw of a Lease, and when (by its own clock).
+type observation struct {
+	holder, renew, rv string
+	at                time.Time
+}
+
+func observe(lease *coordinationv1.Lease, now time.Time) observation {
+	o := observation{holder: ptr.Deref(lease.Spec.HolderIdentity, ""), rv: lease.ResourceVersion, at: now}
+	if lease.Spec.RenewTime != nil {
+		o.renew = lease.Spec.RenewTime.UTC().Format(time.RFC3339Nano)
+	}
+	return o
+}
+
+func (o observation) same(p observation) bool {
+	return o.holder == p.holder && o.renew == p.renew && o.rv == p.rv
+}
+
+// Verdict is an observer's judgement of a Lease.
+type Verdict int
+
+// Verdicts.
+const (
+	// Free: nobody holds it (released, or never held).
+	Free Verdict = iota
+	// Alive: its holder renewed it while we watched.
+	Alive
+	// Unknown: held, and not yet watched for a full duration without change.
+	Unknown
+	// Expired: held, unchanged for a full duration by our clock.
+	Expired
+)
+
+// judge decides from the first and the latest observation of a Lease. d is the Lease's
+// own duration. Only the observer's clock is used.
+func judge(first, last observation, d time.Duration, now time.Time) Verdict {
+	switch {
+	case last.holder == "":
+		return Free
+	case !first.same(last):
+		return Alive
+	case now.Sub(first.at) >= d:
+		return Expired
+	}
+	return Unknown
+}
+
+func leaseDuration(lease *coordinationv1.Lease, def time.Duration) time.Duration {
+	if s := ptr.Deref(lease.Spec.LeaseDurationSeconds, 0); s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return def
+}
+
+// Acquire takes the lock of fam in namespace. When it is held, Acquire watches the
+// Lease until it sees its holder renew it (returning a *HeldError) or until it stayed
+// unchanged for its whole duration (taking it over: the holder died).
+func (l *Locker) Acquire(ctx context.Context, namespace, fam string) (*Lock, error) {
+	if err := ValidateDuration(l.Duration); err != nil {
+		return nil, err
+	}
+	name := LeaseName(fam)
+	leases := l.Client.CoordinationV1().Leases(namespace)
+	lk := &Lock{l: l, fam: fam, namespace: namespace, name: name,
+		lostCh: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	var first *observation
+	for {
+		now := l.Clock.Now()
+		cur, err := leases.Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			created, err := leases.Create(ctx, l.newLease(namespace, fam, now), metav1.CreateOptions{FieldManager: "rotor"})
+			if apierrors.IsAlreadyExists(err) {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("taking the rotation lock (a Lease in namespace %q): %w", namespace, err)
+			}
+			lk.lease = created
+			go lk.renew()
+			return lk, nil
+		case err != nil:
+			return nil, fmt.Errorf("reading the rotation lock (a Lease in namespace %q): %w", namespace, err)
+		}
+		obs := observe(cur, now)
+		if first == nil {
+			first = &obs
+		}
+		d := leaseDuration(cur, l.duration())
+		verdict := judge(*first, obs, d, now)
+		if obs.holder == l.Identity() {
+			verdict = Free
+		}
+		switch verdict {
+		case Alive:
+			since := now
+			if cur.Spec.AcquireTime != nil {
+				since = cur.Spec.AcquireTime.Time
+			}
+			return nil, &HeldError{Family: fam, Namespace: namespace, Holder: holderName(obs.holder), Since: since, For: forOf(cur)}
+		case Free, Expired:
+			next := cur.DeepCopy()
+			fresh := l.newLease(namespace, fam, now)
+			next.Labels, next.Annotations, next.Spec = fresh.Labels, fresh.Annotations, fresh.Spec
+			updated, err := leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: "rotor"})
+			if apierrors.IsConflict(err) {
+				first = nil // someone else moved first: judge afresh
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("taking over the rotation lock: %w", err)
+			}
+			if verdict == Expired {
+				lk.TookOver, lk.PreviousHolder = true, holderName(obs.holder)
+			}
+			lk.lease = updated
+			go lk.renew()
+			return lk, nil
+		}
+		// Unknown: look again soon (a live holder renews every renewInterval).
+		wait := renewInterval(d)
+		if left := d - now.Sub(first.at); left < wait {
+			wait = left
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-l.Clock.After(wait):
+		}
+	}
+}
+
+// holderName drops the random suffix for messages.
+func holderName(id string) string {
+	for i := len(id) - 1; i >= 0; i-- {
+		if id[i] == '#' && i > 0 && id[i-1] == ' ' {
+			return id[:i-1]
+		}
+	}
+	return id
+}
+
+func forOf(l *coordinationv1.Lease) string { return l.Annotations[annotationFor] }
+
+const annotationFor = "rotor.dev/lock-for"
+
+func (l *Locker) newLease(namespace, fam string, now time.Time) *coordinationv1.Lease {
+	t := metav1.NewMicroTime(now)
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        LeaseName(fam),
+			Namespace:   namespace,
+			Labels:      map[string]string{family.LabelFamily: family.LabelValue(fam), family.LabelManagedBy: family.ManagedByValue},
+			Annotations: map[string]string{family.AnnotationFamily: fam},
+		},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity:       ptr.To(l.Identity()),
+			LeaseDurationSeconds: ptr.To(int32(l.duration() / time.Second)),
+			AcquireTime:          &t,
+			RenewTime:            &t,
+		},
+	}
+	if l.For != "" {
+		lease.Annotations[annotationFor] = l.For
+	}
+	return lease
+}
+
+// renewInterval is how often a holder renews a Lease of duration d: often enough that
+// a second run sees it alive within a couple of seconds, and at least three times per
+// duration (as leader election's retry period).
+func renewInterval(d time.Duration) time.Duration {
+	if i := d / 3; i < 2*time.Second {
+		return i
+	}
+	return 2 * time.Second
+}
+
+// renew keeps the Lease fresh until Release, and declares the lock lost when it cannot.
 func (lk *Lock) renew() {
 	defer close(lk.done)
-	interval := lk.l.duration() / 3
+	d := lk.l.duration()
+	interval, deadline := renewInterval(d), d*2/3
+	lastOK := lk.l.Clock.Now()
 	for {
 		select {
 		case <-lk.stop:
@@ -163,45 +351,109 @@ func (lk *Lock) renew() {
 		case <-lk.l.Clock.After(interval):
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), interval)
-		lease := lk.lastLease.DeepCopy()
-		lease.Spec.RenewTime = ptr.To(metav1.NewMicroTime(lk.l.Clock.Now()))
-		updated, err := lk.l.Client.CoordinationV1().Leases(lk.namespace).Update(ctx, lease, metav1.UpdateOptions{FieldManager: "rotor"})
+		err := lk.renewOnce(ctx)
 		cancel()
-		lk.renewErrMu.Lock()
-		if err == nil {
-			lk.lastLease = updated
+		now := lk.l.Clock.Now()
+		var lost *LostError
+		switch {
+		case err == nil:
+			lastOK = now
+			continue
+		case errors.As(err, &lost):
+		case now.Sub(lastOK) >= deadline:
+			lost = &LostError{Family: lk.fam, Namespace: lk.namespace,
+				Reason: fmt.Sprintf("not renewed for %s, so another run may take it: %v", now.Sub(lastOK).Round(time.Second), err)}
+		default:
+			continue
 		}
-		lk.renewErr = err
-		lk.renewErrMu.Unlock()
+		lk.mu.Lock()
+		lk.lost = lost
+		lk.mu.Unlock()
+		close(lk.lostCh)
+		return
 	}
 }
 
-// Err reports the last renewal error: a lock that could not be renewed may have been
-// taken by someone else.
-func (lk *Lock) Err() error {
-	lk.renewErrMu.Lock()
-	defer lk.renewErrMu.Unlock()
-	return lk.renewErr
+// renewOnce renews the Lease; it returns a *LostError when the Lease is gone or held
+// by someone else.
+func (lk *Lock) renewOnce(ctx context.Context) error {
+	leases := lk.l.Client.CoordinationV1().Leases(lk.namespace)
+	lk.mu.Lock()
+	next := lk.lease.DeepCopy()
+	lk.mu.Unlock()
+	next.Spec.RenewTime = ptr.To(metav1.NewMicroTime(lk.l.Clock.Now()))
+	updated, err := leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: "rotor"})
+	if err == nil {
+		lk.mu.Lock()
+		lk.lease = updated
+		lk.mu.Unlock()
+		return nil
+	}
+	if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+		return err
+	}
+	cur, gerr := leases.Get(ctx, lk.name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(gerr):
+		return &LostError{Family: lk.fam, Namespace: lk.namespace, Reason: "its Lease was deleted"}
+	case gerr != nil:
+		return gerr
+	case ptr.Deref(cur.Spec.HolderIdentity, "") != lk.l.Identity():
+		return &LostError{Family: lk.fam, Namespace: lk.namespace, Reason: "taken by " + holderName(ptr.Deref(cur.Spec.HolderIdentity, "nobody"))}
+	}
+	// Still ours: an earlier renewal was applied although its answer was lost.
+	lk.mu.Lock()
+	lk.lease = cur
+	lk.mu.Unlock()
+	return lk.renewOnce(ctx)
 }
 
-// Release gives the lock up: the Lease is deleted, guarded by its UID so a lock taken
-// over by someone else is left alone.
+// Lost is closed when the lock is lost.
+func (lk *Lock) Lost() <-chan struct{} { return lk.lostCh }
+
+// Err returns the *LostError once the lock is lost, else nil.
+func (lk *Lock) Err() error {
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	if lk.lost == nil {
+		return nil
+	}
+	return lk.lost
+}
+
+// Context returns a context that is cancelled, with the *LostError as its cause, when
+// the lock is lost.
+func (lk *Lock) Context(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(parent)
+	go func() {
+		select {
+		case <-lk.lostCh:
+			cancel(lk.Err())
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(context.Canceled) }
+}
+
+// Release gives the lock up: the Lease is deleted, guarded by its UID and
+// resourceVersion so a lock taken over by someone else is left alone.
 func (lk *Lock) Release(ctx context.Context) error {
+	var err error
 	lk.once.Do(func() {
 		close(lk.stop)
 		<-lk.done
-		err := lk.l.Client.CoordinationV1().Leases(lk.namespace).Delete(ctx, lk.name, metav1.DeleteOptions{
-			Preconditions: &metav1.Preconditions{UID: &lk.lastLease.UID, ResourceVersion: &lk.lastLease.ResourceVersion},
+		if lk.Err() != nil {
+			return
+		}
+		lk.mu.Lock()
+		lease := lk.lease
+		lk.mu.Unlock()
+		derr := lk.l.Client.CoordinationV1().Leases(lk.namespace).Delete(ctx, lk.name, metav1.DeleteOptions{
+			Preconditions: &metav1.Preconditions{UID: &lease.UID, ResourceVersion: &lease.ResourceVersion},
 		})
-		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-			lk.releaseOnceError = fmt.Errorf("releasing the rotation lock: %w", err)
+		if derr != nil && !apierrors.IsNotFound(derr) && !apierrors.IsConflict(derr) {
+			err = fmt.Errorf("releasing the rotation lock: %w", derr)
 		}
 	})
-	return lk.releaseOnceError
+	return err
 }
-
-// ErrHeld matches *HeldError with errors.As.
-var ErrHeld = errors.New("rotation lock held")
-
-// Is lets errors.Is(err, ErrHeld) match a HeldError.
-func (e *HeldError) Is(target error) bool { return target == ErrHeld }

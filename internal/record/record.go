@@ -1,8 +1,9 @@
-// Package record keeps rotation records: one ConfigMap per rollout or rollback of a
-// family in a namespace, saying which version consumers moved to, where each came
-// from, when, and how it ended. Records answer "which version does production run",
-// "when was this version replaced" (cleanup's retention clock) and "where does a
-// resumed watch continue". They hold Secret names only, never values.
+// Package record is the format of the rotation records rotor wrote before the journal
+// existed (a record.json in a "rotor-rotation-*" ConfigMap): one per rollout or rollback,
+// saying which version consumers moved to, where each came from, when, and how it
+// ended. internal/journal reads them (converted to rotations) for history, rollback and
+// cleanup's retention clock; new rotations are written as journals. They hold Secret
+// names only, never values.
 package record
 
 import (
@@ -59,6 +60,9 @@ type Consumer struct {
 	// From is the version the consumer named before; To the one after.
 	From string `json:"from"`
 	To   string `json:"to"`
+	// Drift names the tool managing the consumer (Argo CD, Flux, Helm) when it was
+	// re-pointed live anyway (--allow-drift): its owner will revert it.
+	Drift string `json:"drift,omitempty"`
 }
 
 // Watch is the state of a post-rollout watch, so a restarted watch continues the

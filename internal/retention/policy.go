@@ -31,9 +31,6 @@ type Version struct {
 	// created nor adopted, or whose name lies in the future: never deleted, and not
 	// counted among the newest.
 	Untrusted bool
-	// InRotation marks a version a rotation that has not finished names (consumers are
-	// moving to it, or away from it and may come back): never deleted.
-	InRotation bool
 }
 
 // Clock returns when v's retention clock started and why: the later of its creation
@@ -77,8 +74,8 @@ type Selection struct {
 
 // Select orders versions per namespace, newest first, and says for each whether it is
 // a candidate: trusted, not the newest in its namespace nor one of the newest Keep
-// (the newest is kept even with Keep 0: it is what "latest" means), not named by an
-// unfinished rotation, and its clock started at least Retain before now.
+// (the newest is kept even with Keep 0: it is what "latest" means), and its clock
+// started at least Retain before now.
 func Select(p Policy, now time.Time, versions []Version) []Selection {
 	vs := append([]Version(nil), versions...)
 	sort.SliceStable(vs, func(i, j int) bool {
@@ -106,8 +103,6 @@ func Select(p Policy, now time.Time, versions []Version) []Selection {
 		switch {
 		case rank < p.Keep || rank == 0:
 			s.Outcome = KeptNewest
-		case v.InRotation:
-			s.Outcome = KeptInRotation
 		case now.Before(s.EligibleAt):
 			s.Outcome = KeptRetention
 		default:

@@ -25,8 +25,6 @@ func restored(v Version, daysAgo int) Version {
 	return v
 }
 
-func inRotation(v Version) Version { v.InRotation = true; return v }
-
 func untrusted(v Version) Version { v.Untrusted = true; return v }
 
 func TestSelect(t *testing.T) {
@@ -61,9 +59,6 @@ func TestSelect(t *testing.T) {
 		{"keep zero never makes the only version a candidate", Policy{},
 			[]Version{ver("a", 30)},
 			"30:kept: newest:created"},
-		{"a version an unfinished rotation names is kept whatever its age", Policy{Retain: Day},
-			[]Version{ver("a", 1), inRotation(ver("a", 50)), ver("a", 60)},
-			"1:kept: newest:created 50:kept: rotation in progress:created 60:candidate:created"},
 		{"an untrusted look-alike is kept and does not count among the newest", Policy{Retain: Day, Keep: 1},
 			[]Version{untrusted(ver("a", 0)), ver("a", 10), ver("a", 20)},
 			"0:kept: untrusted:created 10:kept: newest:created 20:candidate:created"},

@@ -1,13 +1,12 @@
-// Package rollout moves the consumers of a Secret family from one version to another:
-// it plans (who names which version, what changes, what would break), re-points
-// (rolling: every consumer at once through its own rolling update; bluegreen: a green
-// copy of each Deployment scaled up in steps), gates each step (Kubernetes health and
-// any further gate, such as metric analysis), rolls back automatically on failure, and
-// records every rotation. One rotation per family and namespace runs at a time (a
-// Lease). Every step is idempotent: a run killed at any point and run again converges,
-// and no consumer is ever pointed at a Secret that does not exist.
+// Package rollout plans a rotation of a Secret family: who names which version (the
+// consumers, found by the reference engine), what changes in each (the exact references),
+// and what would break (a target that does not exist, is not a version of the family,
+// lives in another namespace, or lacks a key a consumer requires). It also reads the
+// mixed state of the consumers (status), refuses blue-green rotations an autoscaler
+// would undo, and names the green copies of a blue-green rotation. Carrying a plan out
+// is internal/rotation's job, one journaled step at a time.
 //
-// The package never prints: it reports progress through Options.Progress.
+// The package never prints.
 package rollout
 
 import (
@@ -23,6 +22,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/internal/kinds"
+	"github.com/rotor-project/rotor/internal/managedby"
 	"github.com/rotor-project/rotor/internal/repoint"
 )
 
@@ -33,10 +34,25 @@ const Latest = "latest"
 type Consumer struct {
 	repoint.Target
 	Labels map[string]string
-	// Running is set for a Job that has not finished: its pod template is immutable.
-	Running bool
-	// Bare is set for a Pod no controller owns: its spec is immutable.
-	Bare bool
+	// Immutable is set for a consumer whose references cannot change (a running Job, a
+	// Pod no controller owns, a StorageClass): reported with Note, never patched.
+	Immutable bool
+	// Note says why an immutable consumer cannot change and what to do.
+	Note string
+	// Judged, when set, is the object whose rollout shows this consumer's re-point:
+	// the Argo Rollout whose workloadRef takes its pod template from this Deployment.
+	Judged *repoint.Target
+	// ManagedBy is the tool that owns the consumer's desired state (Argo CD, Flux,
+	// Helm), read from the live object while planning; nil when none.
+	ManagedBy *managedby.Owner
+}
+
+// Health is the object to wait for after re-pointing the consumer.
+func (c Consumer) Health() repoint.Target {
+	if c.Judged != nil {
+		return *c.Judged
+	}
+	return c.Target
 }
 
 // ConsumerFinder finds the live consumers of any version of a family.
@@ -58,6 +74,9 @@ type Request struct {
 	Selector labels.Selector
 	// Workloads narrows consumers to these kind/name pairs; empty selects all.
 	Workloads []repoint.Target
+	// AllowDrift re-points consumers another tool manages (Argo CD, Flux, Helm), which
+	// that tool will revert; without it such consumers refuse the rotation.
+	AllowDrift bool
 }
 
 // Item is the plan for one consumer.
@@ -71,6 +90,14 @@ type Item struct {
 	Skip bool
 	// Rolls is set for kinds that roll pods out (and are waited on).
 	Rolls bool
+	// UID is the consumer's UID when planned; Annotation its previous-version
+	// annotation then ("" when none); Current the version it named then.
+	UID        string
+	Annotation string
+	Current    string
+	// Drift is set when the consumer is managed by another tool and re-pointed anyway
+	// (Request.AllowDrift): what the owner is, for the record.
+	Drift string
 }
 
 // Plan is what a rotation will do.
@@ -84,6 +111,10 @@ func (p *Plan) Namespaces() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, it := range p.Items {
+		// Cluster-scoped consumers and those only reported take no lock or record.
+		if it.Skip || it.Consumer.Namespace == "" {
+			continue
+		}
 		if !seen[it.Consumer.Namespace] {
 			seen[it.Consumer.Namespace] = true
 			out = append(out, it.Consumer.Namespace)
@@ -124,11 +155,16 @@ type TargetInfo struct {
 	// Refused says why a rollout may not move consumers to it ("" when it may); a
 	// rollback may (it returns to what consumers ran before).
 	Refused string
+	// Untrusted marks a target refused because rotor neither created nor adopted it.
+	Untrusted bool
 }
 
 // PlanError lists every reason a rotation is refused; nothing was changed.
 type PlanError struct {
 	Problems []string
+	// Untrusted is set when a target is a Secret rotor neither created nor adopted: the
+	// caller can say how to adopt one.
+	Untrusted bool
 }
 
 func (e *PlanError) Error() string {
@@ -164,42 +200,61 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		if req.Namespace == "" {
 			where = "any namespace"
 		}
-		return nil, &PlanError{Problems: []string{fmt.Sprintf("no consumers of %q in %s%s: nothing names any of its versions; check -n, -l and --workload, or find references with: refs --family %s -A",
+		return nil, &PlanError{Problems: []string{fmt.Sprintf("no consumers of %q in %s%s: nothing names any of its versions; check the namespace and the selection of consumers, or find references with: refs --family %s -A",
 			req.Family, where, scopeNote(req), req.Family)}}
 	}
 	plan := &Plan{Family: req.Family}
 	var problems []string
 	targets := map[string]*TargetInfo{} // namespace/name → target (nil: missing)
+	untrusted := false
 	for _, c := range consumers {
 		to := req.To
-		if to == "" && req.Back && !c.Bare && !c.Running {
+		if c.Immutable {
+			// Reported with what to do, never patched: no target to check.
+			item, err := pl.item(ctx, c, req.Family, to)
+			if err != nil {
+				return nil, err
+			}
+			plan.Items = append(plan.Items, item)
+			continue
+		}
+		// A cluster-scoped consumer (a ClusterAnalysisTemplate) resolves its Secret in
+		// the namespace that uses it: the rotation's.
+		secretNS := c.Namespace
+		if secretNS == "" {
+			if secretNS = req.Namespace; secretNS == "" {
+				problems = append(problems, fmt.Sprintf("%s is cluster-scoped and names its Secret in every namespace that uses it: rotate it with -n NAMESPACE, where the new version exists", c.Target))
+				continue
+			}
+		}
+		if to == "" && req.Back {
 			obj, err := pl.Repointer.Get(ctx, c.Target)
 			if err != nil {
 				return nil, fmt.Errorf("reading %s: %w", c.Target, err)
 			}
 			if to = obj.GetAnnotations()[repoint.AnnotationKey(req.Family)]; to == "" {
-				problems = append(problems, fmt.Sprintf("%s has no recorded previous version of %q (annotation %s): name one with --to VERSION",
+				problems = append(problems, fmt.Sprintf("%s has no recorded previous version of %q (annotation %s): name the version to return to",
 					c.Target, req.Family, repoint.AnnotationKey(req.Family)))
 				continue
 			}
 		}
 		if to == Latest {
-			latest, err := pl.Latest(ctx, c.Namespace, req.Family)
+			latest, err := pl.Latest(ctx, secretNS, req.Family)
 			if err != nil {
 				return nil, err
 			}
 			if latest == "" {
-				problems = append(problems, fmt.Sprintf("%s in namespace %q: no version of %q exists there to roll out", c.Target, c.Namespace, req.Family))
+				problems = append(problems, fmt.Sprintf("%s in namespace %q: no version of %q exists there to roll out", c.Target, secretNS, req.Family))
 				continue
 			}
 			to = latest
 		}
-		key := c.Namespace + "/" + to
+		key := secretNS + "/" + to
 		secret, seen := targets[key]
 		if !seen {
-			info, exists, err := pl.target(ctx, c.Namespace, req.Family, to)
+			info, exists, err := pl.target(ctx, secretNS, req.Family, to)
 			if err != nil {
-				return nil, fmt.Errorf("reading the target version %s in namespace %q: %w", to, c.Namespace, err)
+				return nil, fmt.Errorf("reading the target version %s in namespace %q: %w", to, secretNS, err)
 			}
 			secret = nil
 			if exists {
@@ -209,23 +264,33 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		}
 		if secret == nil {
 			if req.Back {
-				problems = append(problems, fmt.Sprintf("%s: cannot roll back to %s: it no longer exists in namespace %q (deleted?); choose a version that exists with --to (list them with: versions %s -n %s)",
-					c.Target, to, c.Namespace, req.Family, c.Namespace))
+				problems = append(problems, fmt.Sprintf("%s: cannot roll back to %s: it no longer exists in namespace %q (deleted?); choose a version that exists (list them with: versions %s -n %s)",
+					c.Target, to, secretNS, req.Family, secretNS))
 			} else {
 				problems = append(problems, fmt.Sprintf("%s in namespace %q: version %s does not exist there (a consumer can only use a Secret of its own namespace); create it there first",
-					c.Target, c.Namespace, to))
+					c.Target, secretNS, to))
 			}
 			continue
 		}
 		if secret.Refused != "" && !req.Back {
 			if !seen {
-				problems = append(problems, fmt.Sprintf("%s in namespace %q: %s", to, c.Namespace, secret.Refused))
+				problems = append(problems, fmt.Sprintf("%s in namespace %q: %s", to, secretNS, secret.Refused))
+				untrusted = untrusted || secret.Untrusted
 			}
 			continue
 		}
 		item, err := pl.item(ctx, c, req.Family, to)
 		if err != nil {
 			return nil, err
+		}
+		if o := item.Consumer.ManagedBy; o != nil && !item.Skip && len(item.Changes) > 0 {
+			if !req.AllowDrift {
+				problems = append(problems, fmt.Sprintf("%s in namespace %q is managed by %s: %s",
+					c.Target, c.Namespace, o, o.Remedy("--allow-drift")))
+				continue
+			}
+			item.Drift = o.String()
+			item.Note = joinNote(item.Note, "managed by "+o.String()+": re-pointed live (--allow-drift), it will revert this unless its source changes")
 		}
 		for _, ch := range item.Changes {
 			for _, k := range ch.Keys {
@@ -238,7 +303,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		plan.Items = append(plan.Items, item)
 	}
 	if len(problems) > 0 {
-		return nil, &PlanError{Problems: problems}
+		return nil, &PlanError{Problems: problems, Untrusted: untrusted}
 	}
 	sort.SliceStable(plan.Items, func(i, j int) bool {
 		a, b := plan.Items[i].Consumer, plan.Items[j].Consumer
@@ -255,32 +320,42 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 
 func (pl *Planner) item(ctx context.Context, c Consumer, fam, to string) (Item, error) {
 	item := Item{Consumer: c, To: to}
-	switch {
-	case c.Bare:
-		item.Skip, item.Note = true, "a Pod without a controller cannot be re-pointed (its spec is immutable): recreate it"
-		return item, nil
-	case c.Running:
-		item.Skip, item.Note = true, "a running Job's pod template is immutable: it keeps the old version until it finishes"
+	if c.Immutable {
+		item.Skip, item.Note = true, c.Note
 		return item, nil
 	}
 	obj, err := pl.Repointer.Get(ctx, c.Target)
 	if err != nil {
 		return item, fmt.Errorf("reading %s: %w", c.Target, err)
 	}
+	item.Consumer.Labels = obj.GetLabels()
+	item.Consumer.ManagedBy = managedby.Detect(obj.GetLabels(), obj.GetAnnotations())
 	res := repoint.Plan(obj, fam, to)
 	item.Changes = res.Changes
-	switch c.Kind {
-	case "Deployment", "StatefulSet", "DaemonSet", "Rollout":
-		item.Rolls = true
-	case "CronJob":
-		item.Note = "takes effect at its next run"
-	case "ServiceAccount", "Ingress":
-		item.Note = "takes effect at once"
+	item.UID, item.Annotation, item.Current = string(obj.GetUID()), res.Recorded, res.Previous
+	if res.Unchanged() {
+		item.Current = to
+	}
+	if k := kinds.Lookup(c.Kind); k != nil {
+		item.Rolls = k.Rolls || c.Judged != nil
+		if !item.Rolls {
+			item.Note = k.Effect
+		}
+	}
+	if c.Judged != nil {
+		item.Note = "judged by " + c.Judged.String() + ", which takes its pod template from it"
 	}
 	if res.Unchanged() {
 		item.Note = "already on " + to
 	}
 	return item, nil
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // inScope keeps the consumers that match --workload and -l; labels are read from the
@@ -293,7 +368,11 @@ func (pl *Planner) inScope(ctx context.Context, cs []Consumer, req Request) ([]C
 		}
 		if req.Selector != nil && !req.Selector.Empty() {
 			if c.Labels == nil {
-				obj, err := pl.Dynamic.Resource(readResources[c.Kind]).Namespace(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
+				k := kinds.Lookup(c.Kind)
+				if k == nil {
+					return nil, fmt.Errorf("reading %s: rotor does not know the kind %s", c.Target, c.Kind)
+				}
+				obj, err := pl.Dynamic.Resource(k.GVR()).Namespace(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
 				if err != nil {
 					return nil, fmt.Errorf("reading %s: %w", c.Target, err)
 				}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -80,6 +79,7 @@ func containsInOrder(have []string, want ...string) bool {
 }
 
 func TestBlueGreenScalesGreenUpInStepsThenMovesTheOriginal(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	v1, v2 := twoVersions(t, ns, "app")
@@ -106,6 +106,7 @@ func TestBlueGreenScalesGreenUpInStepsThenMovesTheOriginal(t *testing.T) {
 }
 
 func TestBlueGreenFailureAtAStepRestoresBlueAndDeletesGreen(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	v1, v2 := twoVersions(t, ns, "app")
@@ -113,7 +114,7 @@ func TestBlueGreenFailureAtAStepRestoresBlueAndDeletesGreen(t *testing.T) {
 	createDeployment(t, ns, deployment("web", v1, 4))
 	log, stop := watchReplicas(t, ns, "web")
 
-	r := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--strategy", "bluegreen", "--steps", "25,100", "--pause", "1s", "--timeout", "30s")
+	r := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--strategy", "bluegreen", "--steps", "25,100", "--pause", "1s", "--timeout", rotorTimeout(t))
 	stop()
 	if r.Code == 0 || !strings.Contains(r.Stdout, "CrashLoopBackOff") {
 		t.Fatalf("bluegreen of a crashing version: %+v", r)
@@ -125,13 +126,14 @@ func TestBlueGreenFailureAtAStepRestoresBlueAndDeletesGreen(t *testing.T) {
 		t.Fatalf("blue names %v after the abort, want %s", got, v1)
 	}
 	waitAvailable(t, c, ns, "web")
-	eventually(t, 30*time.Second, "green deleted", func() bool {
+	eventually(t, ns, "green deleted", func() bool {
 		_, err := c.AppsV1().Deployments(ns).Get(context.Background(), rollout.GreenName("web"), metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	})
 }
 
 func TestBlueGreenRefusesStatefulSets(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	v1, v2 := twoVersions(t, ns, "app")

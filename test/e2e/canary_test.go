@@ -16,6 +16,7 @@ import (
 // command over them, successes and failures alike: no output, annotation, record or
 // Event may contain a value.
 func TestNoCommandPrintsASecretValue(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	const canary = "CANARY-3b1e-do-not-print"
 	clk := newClock(t0)

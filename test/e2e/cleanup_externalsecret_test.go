@@ -4,19 +4,18 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rotor-project/rotor/test/clusterenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 var (
@@ -63,12 +62,10 @@ func installExternalSecretCRD(t *testing.T) dynamic.Interface {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+	waitfor.Poll(t, "the ExternalSecret kind to be served", func(ctx context.Context) (bool, error) {
 		l, err := disc.ServerResourcesForGroupVersion("external-secrets.io/v1")
 		return err == nil && len(l.APIResources) > 0, nil
-	}); err != nil {
-		t.Fatalf("ExternalSecret CRD not served: %v", err)
-	}
+	})
 	return dyn
 }
 
@@ -76,6 +73,7 @@ func installExternalSecretCRD(t *testing.T) dynamic.Interface {
 // created a version is not a reference that keeps it; it is deleted with it. An
 // ExternalSecret that targets a version it does not own keeps that version.
 func TestCleanupDeletesTheExternalSecretThatCreatedAVersion(t *testing.T) {
+	t.Parallel()
 	dyn := installExternalSecretCRD(t)
 	w := newCleanupWorld(t)
 	ctx := context.Background()

@@ -12,12 +12,13 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/rotor-project/rotor/internal/cli"
 	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/record"
 	"github.com/rotor-project/rotor/test/clusterenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 const day = 24 * time.Hour
@@ -117,12 +118,16 @@ func (w *cleanupWorld) rollDeployment(t *testing.T, name, from, to string) {
 		t.Fatal(err)
 	}
 	waitRollout(t, w.ns, name, d.Generation)
-	d, err = c.AppsV1().Deployments(w.ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Spec.Template.Spec.Containers[0].EnvFrom[0].SecretRef.Name = to
-	if d, err = c.AppsV1().Deployments(w.ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+	// The Deployment controller writes its status meanwhile: re-fetch on a conflict.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := c.AppsV1().Deployments(w.ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec.Template.Spec.Containers[0].EnvFrom[0].SecretRef.Name = to
+		d, err = c.AppsV1().Deployments(w.ns).Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	waitRollout(t, w.ns, name, d.Generation)
@@ -131,7 +136,7 @@ func (w *cleanupWorld) rollDeployment(t *testing.T, name, from, to string) {
 func waitRollout(t *testing.T, ns, name string, generation int64) {
 	t.Helper()
 	c := clusterenv.Client(t)
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+	clusterenv.WaitFor(t, ns, "deployment "+name+" rolled out", func(ctx context.Context) (bool, error) {
 		d, err := c.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -149,10 +154,7 @@ func waitRollout(t *testing.T, ns, name string, generation int64) {
 			}
 		}
 		return true, nil
-	})
-	if err != nil {
-		t.Fatalf("deployment %s did not roll out: %v", name, err)
-	}
+	}, clusterenv.Deployments, clusterenv.ReplicaSets)
 }
 
 // cleanupRun invokes rotor cleanup with a terminal or not, and a custom stdin.
@@ -161,8 +163,7 @@ func cleanupRun(t *testing.T, w *cleanupWorld, tty bool, stdin io.Reader, args .
 	var out, errOut bytes.Buffer
 	full := append([]string{"rotor", "--kubeconfig", clusterenv.Kubeconfig(t), "cleanup", "app", "-n", w.ns}, args...)
 	deps := cli.Deps{Clock: w.clock, IsTerminal: func(any) bool { return tty }}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := waitfor.Context(t)
 	if stdin == nil {
 		stdin = strings.NewReader("")
 	}

@@ -18,6 +18,7 @@ import (
 // TestCleanupRefusalsChangeNothing: bad input and a non-terminal run without --yes are
 // refused with a clear message before anything is read or changed.
 func TestCleanupRefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
 	w := newCleanupWorld(t)
 	w.versions(t, 4)
 	before := snapshot(t, w.ns)
@@ -48,6 +49,7 @@ func TestCleanupRefusalsChangeNothing(t *testing.T) {
 // TestCleanupOnATerminalAsksAndNoMeansNothing: the plan goes to stderr, the answer is
 // read from the terminal, and anything but y deletes nothing.
 func TestCleanupOnATerminalAsksAndNoMeansNothing(t *testing.T) {
+	t.Parallel()
 	w := newCleanupWorld(t)
 	w.versions(t, 3)
 	before := snapshot(t, w.ns)
@@ -78,6 +80,7 @@ func (a *referenceOnAnswer) Read(p []byte) (int, error) {
 // TestCleanupRechecksBeforeDeleting: a reference that appears after the plan was shown
 // keeps the version.
 func TestCleanupRechecksBeforeDeleting(t *testing.T) {
+	t.Parallel()
 	w := newCleanupWorld(t)
 	w.versions(t, 4)
 	c := clusterenv.Client(t)
@@ -105,6 +108,7 @@ func TestCleanupRechecksBeforeDeleting(t *testing.T) {
 // TestCleanupWithoutDeletePermissionChangesNothing: a user who may read everything but
 // not delete Secrets gets a clear message before the first delete.
 func TestCleanupWithoutDeletePermissionChangesNothing(t *testing.T) {
+	t.Parallel()
 	w := newCleanupWorld(t)
 	w.versions(t, 5)
 	c := clusterenv.Client(t)
@@ -137,6 +141,7 @@ func TestCleanupWithoutDeletePermissionChangesNothing(t *testing.T) {
 // TestCleanupAllowBreakingUndoSaysWhatBroke deletes a version only an old ReplicaSet
 // names, and reports the revision that can no longer be restored.
 func TestCleanupAllowBreakingUndoSaysWhatBroke(t *testing.T) {
+	t.Parallel()
 	w := newCleanupWorld(t)
 	w.versions(t, 3)
 	w.rollDeployment(t, "web", w.v(1), w.v(3))
@@ -156,6 +161,7 @@ func TestCleanupAllowBreakingUndoSaysWhatBroke(t *testing.T) {
 // TestCleanupDryRunServerChangesNothing: the API server admits the deletes (checking
 // permissions and preconditions) and stores nothing.
 func TestCleanupDryRunServerChangesNothing(t *testing.T) {
+	t.Parallel()
 	w := newCleanupWorld(t)
 	w.versions(t, 3)
 	before := snapshot(t, w.ns)
@@ -168,6 +174,7 @@ func TestCleanupDryRunServerChangesNothing(t *testing.T) {
 
 // TestCleanupOnDeleteHookGetsNamesNeverValues runs --on-delete per deleted version.
 func TestCleanupOnDeleteHookGetsNamesNeverValues(t *testing.T) {
+	t.Parallel()
 	w := newCleanupWorld(t)
 	w.versions(t, 4)
 	out := filepath.Join(t.TempDir(), "hook.log")
@@ -199,6 +206,7 @@ func TestCleanupOnDeleteHookGetsNamesNeverValues(t *testing.T) {
 // TestCleanupKeepsASecretChangedSinceThePlan: the delete's preconditions refuse a
 // Secret whose resourceVersion moved after the plan was made.
 func TestCleanupKeepsASecretChangedSinceThePlan(t *testing.T) {
+	t.Parallel()
 	w := newCleanupWorld(t)
 	w.versions(t, 4)
 	c := clusterenv.Client(t)

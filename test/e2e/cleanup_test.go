@@ -21,6 +21,7 @@ import (
 // CronJob left 90 days ago (deleted), one replaced recently (retention), and the two
 // newest. The dry run changes nothing; the real run deletes exactly the two.
 func TestCleanupOutcomes(t *testing.T) {
+	t.Parallel()
 	w := newCleanupWorld(t)
 	ctx := context.Background()
 	c := clusterenv.Client(t)

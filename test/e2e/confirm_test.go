@@ -2,13 +2,12 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rotor-project/rotor/internal/cli"
 	"github.com/rotor-project/rotor/test/clusterenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 // runOnTerminal runs rotor as if its standard streams were a terminal, answering its
@@ -16,8 +15,7 @@ import (
 func runOnTerminal(t *testing.T, answers string, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := waitfor.Context(t)
 	full := append([]string{"rotor", "--kubeconfig", clusterenv.Kubeconfig(t)}, args...)
 	code := cli.Run(ctx, full, cli.IOStreams{In: strings.NewReader(answers), Out: &out, ErrOut: &errOut},
 		cli.Deps{IsTerminal: func(any) bool { return true }})
@@ -25,6 +23,7 @@ func runOnTerminal(t *testing.T, answers string, args ...string) result {
 }
 
 func TestRolloutOnATerminalAsksFirst(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	v1, v2 := twoVersions(t, ns, "app")
 	createDeployment(t, ns, deployment("web", v1, 1))

@@ -21,6 +21,7 @@ import (
 var t0 = time.Date(2025, 7, 23, 11, 0, 0, 0, time.UTC)
 
 func TestCreateMakesAnImmutableLabelledVersion(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	dir := t.TempDir()
@@ -75,6 +76,7 @@ func TestCreateMakesAnImmutableLabelledVersion(t *testing.T) {
 }
 
 func TestCreateRecordsTheImpersonatedUserAsCreator(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	r := run(t, newClock(t0), "v", "create", "db", "-n", ns, "--from-stdin", "password", "--as", "alice", "--as-group", "system:masters")
 	if r.Code != 0 {
@@ -90,6 +92,7 @@ func TestCreateRecordsTheImpersonatedUserAsCreator(t *testing.T) {
 }
 
 func TestCreateTwiceInOneSecondWaitsForTheNextSecond(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	clk := newClock(t0)
 	first := run(t, clk, "a", "create", "db", "-n", ns, "--from-stdin", "k")
@@ -103,6 +106,7 @@ func TestCreateTwiceInOneSecondWaitsForTheNextSecond(t *testing.T) {
 }
 
 func TestCreateDryRunServerCreatesNothing(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	before := snapshot(t, ns)
 	r := run(t, newClock(t0), "v", "create", "db", "-n", ns, "--from-stdin", "k", "--dry-run=server", "-o", "yaml")
@@ -124,6 +128,7 @@ func TestCreateDryRunServerCreatesNothing(t *testing.T) {
 }
 
 func TestCreateRefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	dir := t.TempDir()
@@ -177,6 +182,7 @@ func TestCreateRefusalsChangeNothing(t *testing.T) {
 }
 
 func TestCreateWithoutPermissionSaysSoAndChangesNothing(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -209,6 +215,7 @@ func TestCreateWithoutPermissionSaysSoAndChangesNothing(t *testing.T) {
 }
 
 func TestCreateBesideAnUnversionedSecretSaysSo(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	if _, err := clusterenv.Client(t).CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "db"}, Data: map[string][]byte{"k": []byte("dev")},
@@ -225,6 +232,7 @@ func TestCreateBesideAnUnversionedSecretSaysSo(t *testing.T) {
 }
 
 func TestCreateWithAFamilyLongerThanALabelValue(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	fam := strings.Repeat("a", 100) + ".example.com"
 	r := run(t, newClock(t0), "v", "create", fam, "-n", ns, "--from-stdin", "k")
@@ -245,6 +253,7 @@ func TestCreateWithAFamilyLongerThanALabelValue(t *testing.T) {
 }
 
 func TestCanaryValueNeverLeaks(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	const canary = "CANARY-7f3a9c-never-print-me"
 	dir := t.TempDir()

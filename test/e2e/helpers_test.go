@@ -15,6 +15,7 @@ import (
 
 	"github.com/rotor-project/rotor/internal/cli"
 	"github.com/rotor-project/rotor/test/clusterenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 // result is one finished rotor invocation.
@@ -58,9 +59,7 @@ func runAs(t *testing.T, prog string, clk *steppingClock, stdin string, args ...
 	if clk != nil {
 		deps.Clock = clk
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	code := cli.Run(ctx, full, cli.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}, deps)
+	code := cli.Run(waitfor.Context(t), full, cli.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}, deps)
 	return result{Code: code, Stdout: out.String(), Stderr: errOut.String()}
 }
 

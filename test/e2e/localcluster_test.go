@@ -5,19 +5,18 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rotor-project/rotor/test/clusterenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 var stageGVR = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "stages"}
@@ -105,6 +104,7 @@ func deployment(name, secret string, replicas int32) *appsv1.Deployment {
 }
 
 func TestLocalClusterRunsDeploymentsAndStagesCanCrashPods(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -115,7 +115,7 @@ func TestLocalClusterRunsDeploymentsAndStagesCanCrashPods(t *testing.T) {
 		}
 	}
 	var reasons map[string][]string
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+	err := clusterenv.Until(waitfor.Context(t), clusterenv.RESTConfig(t), ns, func(ctx context.Context) (bool, error) {
 		pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, err
@@ -137,16 +137,11 @@ func TestLocalClusterRunsDeploymentsAndStagesCanCrashPods(t *testing.T) {
 			reasons[app] = append(reasons[app], state)
 		}
 		return strings.Join(reasons["good"], ",") == "ready,ready" && strings.Join(reasons["bad"], ",") == "CrashLoopBackOff,CrashLoopBackOff", nil
-	})
+	}, clusterenv.Pods)
 	if err != nil {
 		t.Fatalf("pods did not reach the expected states: %v (last seen %v)", err, reasons)
 	}
-	// The controllers did their part too: the good Deployment reports available replicas.
-	d, err := c.AppsV1().Deployments(ns).Get(ctx, "good", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.Status.AvailableReplicas != 2 {
-		t.Fatalf("good deployment available replicas = %d", d.Status.AvailableReplicas)
-	}
+	// The controllers did their part too: the good Deployment reports its replicas
+	// available (the status is written after the pods turn Ready).
+	waitAvailable(t, c, ns, "good")
 }

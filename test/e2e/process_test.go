@@ -14,16 +14,16 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rotor-project/rotor/test/clusterenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
-// waitExit waits for cmd to end. The deadline is not a speed requirement: a command
-// that ignores SIGTERM never ends, and the test must fail rather than hang.
+// waitExit waits for cmd to end, or for the test's own deadline: a command that ignores
+// SIGTERM never ends, and the test must fail rather than hang.
 func waitExit(t *testing.T, cmd *exec.Cmd, what string) int {
 	t.Helper()
 	done := make(chan error, 1)
@@ -38,10 +38,10 @@ func waitExit(t *testing.T, cmd *exec.Cmd, what string) int {
 			t.Fatal(err)
 		}
 		return 0
-	case <-time.After(2 * time.Minute):
+	case <-waitfor.Context(t).Done():
 		_ = cmd.Process.Kill()
 		err := <-done
-		t.Fatalf("%s: rotor did not stop after SIGTERM (killed: %v)", what, err)
+		t.Fatalf("%s: rotor did not stop (killed at the test's deadline: %v)", what, err)
 		return -1
 	}
 }
@@ -107,10 +107,10 @@ func waitBlocked(t *testing.T, pid int) {
 	if !ok {
 		t.Skip("no system call table for", runtime.GOARCH)
 	}
-	eventually(t, 60*time.Second, "rotor blocked in its read", func() bool {
+	waitfor.Poll(t, "rotor blocked in its read", func(context.Context) (bool, error) {
 		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 		if err != nil {
-			return false
+			return false, nil
 		}
 		for _, task := range tasks {
 			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/syscall", pid, task.Name()))
@@ -123,16 +123,16 @@ func waitBlocked(t *testing.T, pid int) {
 			}
 			// A read of fd 0 (standard input), or an open waiting for a FIFO's writer.
 			if f[0] == calls[0] && f[1] == "0x0" {
-				return true
+				return true, nil
 			}
 			if f[0] == calls[1] {
 				wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/wchan", pid, task.Name()))
 				if string(wchan) == "wait_for_partner" {
-					return true
+					return true, nil
 				}
 			}
 		}
-		return false
+		return false, nil
 	})
 }
 
@@ -202,7 +202,7 @@ func TestAValueTypedAtATerminalIsNotEchoed(t *testing.T) {
 		if err != nil {
 			t.Fatalf("no prompt (stderr so far: %q): %v", seen.String(), err)
 		}
-	case <-time.After(2 * time.Minute):
+	case <-waitfor.Context(t).Done():
 		_ = cmd.Process.Kill()
 		t.Fatal("rotor never prompted for the value")
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -15,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rotor-project/rotor/test/clusterenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 // shippedRole reads a ClusterRole from deploy/rbac.
@@ -74,12 +74,12 @@ func waitAllowed(t *testing.T, ns, user string, roles []*rbacv1.ClusterRole) {
 	c := clusterenv.Client(t)
 	for _, r := range roles {
 		rule := r.Rules[0]
-		eventually(t, 60*time.Second, "RBAC for "+user, func() bool {
-			review, err := c.AuthorizationV1().SubjectAccessReviews().Create(context.Background(), &authorizationv1.SubjectAccessReview{
+		waitfor.Poll(t, "RBAC for "+user, func(ctx context.Context) (bool, error) {
+			review, err := c.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
 				Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &authorizationv1.ResourceAttributes{
 					Namespace: ns, Verb: rule.Verbs[0], Group: rule.APIGroups[0], Resource: rule.Resources[0]}},
 			}, metav1.CreateOptions{})
-			return err == nil && review.Status.Allowed
+			return err == nil && review.Status.Allowed, nil
 		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -15,12 +14,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/rotor-project/rotor/test/clusterenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 // refsFamily is a family name of the test's own, so that references other tests leave
@@ -115,16 +115,22 @@ func refsWorkloadFixture(t *testing.T, ns, fam, cur, old string) {
 			Template: podTemplate("api", corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.invalid/api",
 				Env: []corev1.EnvVar{{Name: "PLAIN", Value: cur}, secretKeyEnv("TOKEN", old, "token")}}}})},
 	}, metav1.CreateOptions{}))
-	waitFor(t, "the first ReplicaSet of api", func() bool {
+	eventually(t, ns, "the first ReplicaSet of api", func() bool {
 		l, err := c.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=api"})
 		return err == nil && len(l.Items) == 1 && l.Items[0].Status.ReadyReplicas == 1
 	})
-	dep, err := c.AppsV1().Deployments(ns).Get(ctx, "api", metav1.GetOptions{})
-	if err != nil {
+	// The Deployment controller writes its status meanwhile: re-fetch on a conflict.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		dep, err := c.AppsV1().Deployments(ns).Get(ctx, "api", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		dep.Spec.Template.Spec.Containers[0].Env[1] = secretKeyEnv("TOKEN", cur, "token")
+		_, err = c.AppsV1().Deployments(ns).Update(ctx, dep, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
-	dep.Spec.Template.Spec.Containers[0].Env[1] = secretKeyEnv("TOKEN", cur, "token")
-	must(t)(c.AppsV1().Deployments(ns).Update(ctx, dep, metav1.UpdateOptions{}))
 
 	must(t)(c.AppsV1().StatefulSets(ns).Create(ctx, &appsv1.StatefulSet{
 		ObjectMeta: metav1.ObjectMeta{Name: "db"},
@@ -195,7 +201,10 @@ func refsCustomFixture(t *testing.T, ns, cur string) {
 		obj map[string]any
 	}{
 		{schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}, map[string]any{
-			"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": map[string]any{"name": "canary"},
+			// A fixture to read, not to run: the label makes the Argo Rollouts controller (the
+			// harness addon, when some test started it) leave it alone.
+			"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": map[string]any{"name": "canary",
+				"labels": map[string]any{"argo-rollouts.argoproj.io/controller-instance-id": "no-controller"}},
 			"spec": map[string]any{"replicas": int64(0), "selector": map[string]any{"matchLabels": map[string]any{"app": "canary"}},
 				"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "canary"}},
 					"spec": map[string]any{"containers": []any{map[string]any{"name": "app", "image": "example.invalid/canary",
@@ -235,12 +244,9 @@ func ensureCRD(t *testing.T, dyn dynamic.Interface, group, version, plural, kind
 	}
 }
 
-// waitFor polls cond for up to 60 seconds.
+// waitFor checks cond until it holds, for what no watch shows (a CRD's kind becoming
+// creatable, a RoleBinding taking effect), until the test's own deadline.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 60*time.Second, true,
-		func(context.Context) (bool, error) { return cond(), nil })
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
+	waitfor.Poll(t, what, func(context.Context) (bool, error) { return cond(), nil })
 }

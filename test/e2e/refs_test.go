@@ -8,12 +8,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -23,6 +23,7 @@ import (
 
 	"github.com/rotor-project/rotor/internal/refs"
 	"github.com/rotor-project/rotor/test/clusterenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 // refsFinder is the engine as the command builds it: protobuf for typed clients.
@@ -154,29 +155,38 @@ func expectedSimpleRefs() []string {
 	}
 }
 
-// findUntil runs the search until it returns want (controllers and kwok settle the
-// fixture within seconds) and fails with the difference otherwise.
-func findUntil(t *testing.T, f *refs.Finder, q refs.Query, want []string) *refs.Result {
+// refsWatched are the kinds of the refs fixtures, whose changes may change what a
+// search finds: the custom kinds too (a watch of a kind not served yet retries, and
+// wakes the search each time, until its CRD is served).
+var refsWatched = append(append([]schema.GroupVersionResource{}, watched...),
+	clusterenv.CronJobs, clusterenv.Jobs, clusterenv.ServiceAccounts,
+	schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"},
+	schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "controllerrevisions"},
+	rolloutsGVR, externalSecretGVR)
+
+// findUntil runs the search until it returns want, again after every change in the
+// fixture's namespace ns (controllers and kwok settle the fixture within seconds), and
+// fails with the difference when the test's deadline comes first.
+func findUntil(t *testing.T, f *refs.Finder, q refs.Query, want []string, ns string) *refs.Result {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := f.Find(context.Background(), q)
-		if err != nil {
-			t.Fatalf("Find: %v", err)
+	var res *refs.Result
+	var d string
+	err := clusterenv.Until(waitfor.Context(t), clusterenv.RESTConfig(t), ns, func(ctx context.Context) (bool, error) {
+		var err error
+		if res, err = f.Find(ctx, q); err != nil {
+			return false, fmt.Errorf("Find: %w", err)
 		}
-		got := describeRefs(res.References)
-		d := diffLines(got, want)
-		if d == "" {
-			return res
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("references differ from the expected set:\n%s", d)
-		}
-		time.Sleep(500 * time.Millisecond)
+		d = diffLines(describeRefs(res.References), want)
+		return d == "", nil
+	}, refsWatched...)
+	if err != nil {
+		t.Fatalf("%v; references differ from the expected set:\n%s", err, d)
 	}
+	return res
 }
 
 func TestRefsFindsEveryStyleExactlyWithOwnersAndRoles(t *testing.T) {
+	t.Parallel()
 	ns, elsewhere := clusterenv.Namespace(t), clusterenv.Namespace(t)
 	fam := refsFamily(t)
 	cur, old, gone := fam+"-20250723110000", fam+"-20250715100000", fam+"-20250101000000"
@@ -193,24 +203,29 @@ func TestRefsFindsEveryStyleExactlyWithOwnersAndRoles(t *testing.T) {
 	f := refsFinder(t)
 	want := expectedWorkloadRefs(cur, old, gone)
 	t.Run("by names in one namespace", func(t *testing.T) {
-		res := findUntil(t, f, refs.Query{Namespace: ns, Names: []string{cur, old, gone}}, want)
+		res := findUntil(t, f, refs.Query{Namespace: ns, Names: []string{cur, old, gone}}, want, ns)
 		if fmt.Sprint(res.Missing) != fmt.Sprint([]string{gone}) || len(res.NotChecked) != 0 {
 			t.Fatalf("missing %v, not checked %v; want [%s] and none", res.Missing, res.NotChecked, gone)
 		}
 	})
 	t.Run("by family in one namespace", func(t *testing.T) {
-		findUntil(t, f, refs.Query{Namespace: ns, Family: fam}, want)
+		findUntil(t, f, refs.Query{Namespace: ns, Family: fam}, want, ns)
 	})
 	t.Run("in every namespace, the other namespace's reference is dangling", func(t *testing.T) {
 		wantAll := append(expectedWorkloadRefs(cur, old, gone),
 			"live Deployment other rev= "+cur+" spec.template.spec.imagePullSecrets[0] optional=false keys=[] owners= dangling",
 			"live ReplicaSet other-* rev=1 "+cur+" spec.template.spec.imagePullSecrets[0] optional=false keys=[] owners=Deployment/other dangling")
 		sort.Strings(wantAll)
-		findUntil(t, f, refs.Query{Family: fam}, wantAll)
+		eventually(t, elsewhere, "the ReplicaSet of the other namespace's Deployment", func() bool {
+			l, err := clusterenv.Client(t).AppsV1().ReplicaSets(elsewhere).List(context.Background(), metav1.ListOptions{})
+			return err == nil && len(l.Items) == 1
+		})
+		findUntil(t, f, refs.Query{Family: fam}, wantAll, ns)
 	})
 }
 
 func TestRefsReadsManifestsWithLineNumbers(t *testing.T) {
+	t.Parallel()
 	f := &refs.Finder{}
 	res, err := f.Find(context.Background(), refs.Query{Namespace: "payments",
 		Names: []string{"auth-20250723110000", "auth-20250715100000", "auth-20250101000000"}, Paths: []string{"testdata/refs-manifests"}})
@@ -239,6 +254,7 @@ func TestRefsReadsManifestsWithLineNumbers(t *testing.T) {
 }
 
 func TestRefsTableIsGroupedByRoleAndSaysWhatDoesNotExist(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	refsSimpleFixture(t, ns, "auth-20250723110000", "auth-20250101000000")
 	before := snapshot(t, ns)
@@ -278,6 +294,7 @@ func TestRefsTableIsGroupedByRoleAndSaysWhatDoesNotExist(t *testing.T) {
 }
 
 func TestRefsRejectsBadInputWithOneClearMessage(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		args []string
@@ -299,6 +316,7 @@ func TestRefsRejectsBadInputWithOneClearMessage(t *testing.T) {
 }
 
 func TestRefsReportsAKindItMayNotListAndFails(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	refsSimpleFixture(t, ns, "auth-20250723110000", "auth-20250101000000")
 	c := clusterenv.Client(t)

@@ -9,10 +9,12 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/internal/journal"
 	"github.com/rotor-project/rotor/test/clusterenv"
 )
 
@@ -52,22 +54,34 @@ func createDeployment(t *testing.T, ns string, d *appsv1.Deployment) {
 
 func waitAvailable(t *testing.T, c kubernetes.Interface, ns, name string) {
 	t.Helper()
-	eventually(t, 60*time.Second, "deployment "+name+" available", func() bool {
-		d, err := c.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+	clusterenv.WaitFor(t, ns, "deployment "+name+" available", func(ctx context.Context) (bool, error) {
+		d, err := c.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 		return err == nil && d.Status.ObservedGeneration >= d.Generation && d.Status.AvailableReplicas == *d.Spec.Replicas &&
-			d.Status.UpdatedReplicas == *d.Spec.Replicas && d.Status.Replicas == *d.Spec.Replicas
-	})
+			d.Status.UpdatedReplicas == *d.Spec.Replicas && d.Status.Replicas == *d.Spec.Replicas, nil
+	}, clusterenv.Deployments)
 }
 
-// eventually polls cond until it holds (test-side observation only).
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// watched are the resources eventually watches: every kind whose change in a test's
+// namespace could make a condition true.
+var watched = []schema.GroupVersionResource{
+	clusterenv.Deployments, clusterenv.ReplicaSets, clusterenv.Pods, clusterenv.StatefulSets,
+	clusterenv.DaemonSets, clusterenv.Leases, clusterenv.Secrets,
+}
+
+// eventually evaluates cond now and after every change in namespace ns, until it
+// holds: a wait by watch, bounded only by the test's own deadline.
+func eventually(t *testing.T, ns, what string, cond func() bool) {
 	t.Helper()
-	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		return cond(), nil
-	})
-	if err != nil {
-		t.Fatalf("timed out waiting for %s", what)
+	clusterenv.WaitFor(t, ns, what, func(context.Context) (bool, error) { return cond(), nil }, watched...)
+}
+
+// rotorTimeout is a --timeout for rotor that never ends a run before the test's own
+// deadline would: a safety net, not an assertion about speed.
+func rotorTimeout(t *testing.T) string {
+	if d, ok := t.Deadline(); ok {
+		return time.Until(d).Round(time.Second).String()
 	}
+	return "1h"
 }
 
 // templateSecrets are the version names a Deployment's pod template names.
@@ -130,4 +144,14 @@ func keyRefDeployment(name, secret, key string) *appsv1.Deployment {
 	d.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{
 		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key}}}}
 	return d
+}
+
+// journals are the rotations of fam in ns, oldest first.
+func journals(t *testing.T, ns, fam string) []*v1alpha1.SecretRotation {
+	t.Helper()
+	rots, err := (&journal.Store{Client: clusterenv.Client(t)}).List(context.Background(), ns, fam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rots
 }

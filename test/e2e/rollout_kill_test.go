@@ -12,12 +12,11 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/test/clusterenv"
 )
@@ -60,9 +59,11 @@ func rotorBinary(t *testing.T) string {
 
 // TestRolloutKilledMidwayConvergesWhenRunAgain kills a blue-green rollout with SIGKILL
 // while green runs half the replicas, checks that nothing points at a missing Secret,
-// then runs the same command again: it takes over the expired lock, marks the dead
-// run's record, reuses green, and converges.
+// then runs the same command again: it takes over the lock once the dead run stopped
+// renewing it, resumes the dead run's rotation from its journal, reuses green, and
+// converges; the one journal ends Succeeded.
 func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -70,7 +71,7 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 	createDeployment(t, ns, deployment("web", v1, 4))
 	bin := rotorBinary(t)
 	args := []string{"--kubeconfig", clusterenv.Kubeconfig(t), "rollout", "app", "-n", ns, "--to", v2, "--yes",
-		"--strategy", "bluegreen", "--steps", "50,100", "--lease-duration", "2s"}
+		"--strategy", "bluegreen", "--steps", "50,100", "--lease-duration", "5s"}
 
 	first := exec.Command(bin, append(args, "--pause", "1m")...)
 	var firstErr bytes.Buffer
@@ -78,7 +79,7 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "green at half size", func() bool {
+	eventually(t, ns, "green at half size", func() bool {
 		g, err := c.AppsV1().Deployments(ns).Get(ctx, rollout.GreenName("web"), metav1.GetOptions{})
 		return err == nil && *g.Spec.Replicas == 2 && g.Status.AvailableReplicas == 2
 	})
@@ -95,8 +96,6 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 			}
 		}
 	}
-	time.Sleep(2500 * time.Millisecond) // the dead run's lock expires
-
 	again := exec.Command(bin, append(args, "--pause", "200ms")...)
 	var out, errOut bytes.Buffer
 	again.Stdout, again.Stderr = &out, &errOut
@@ -118,12 +117,8 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 		t.Fatalf("green copy left behind: %v", err)
 	}
 	waitAvailable(t, c, ns, "web")
-	recs, err := (&record.Store{Client: c}).List(ctx, ns, "app")
-	if err != nil || len(recs) != 2 {
-		t.Fatalf("records: %v, %v", recs, err)
-	}
-	if recs[0].Phase != record.Failed || !strings.Contains(recs[0].Message, "interrupted") || recs[1].Phase != record.Succeeded {
-		t.Fatalf("records: first %s %q, second %s", recs[0].Phase, recs[0].Message, recs[1].Phase)
+	if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.Succeeded {
+		t.Fatalf("journals: %+v; want the one rotation, resumed and Succeeded", recs)
 	}
 	leases, _ := c.CoordinationV1().Leases(ns).List(ctx, metav1.ListOptions{})
 	if len(leases.Items) != 0 {
@@ -134,6 +129,7 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 // TestRollingRolloutKilledAfterRepointingConverges kills a rolling rollout while it
 // waits for health, and runs it again.
 func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	v1, v2 := twoVersions(t, ns, "app")
@@ -141,18 +137,17 @@ func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
 	d.Spec.MinReadySeconds = 3 // a slow rollout, so the kill lands mid-way
 	createDeployment(t, ns, d)
 	bin := rotorBinary(t)
-	args := []string{"--kubeconfig", clusterenv.Kubeconfig(t), "rollout", "app", "-n", ns, "--to", v2, "--yes", "--lease-duration", "2s"}
+	args := []string{"--kubeconfig", clusterenv.Kubeconfig(t), "rollout", "app", "-n", ns, "--to", v2, "--yes", "--lease-duration", "5s"}
 	first := exec.Command(bin, args...)
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "re-pointed", func() bool {
+	eventually(t, ns, "re-pointed", func() bool {
 		s := templateSecrets(t, ns, "web")
 		return len(s) == 1 && s[0] == v2
 	})
 	_ = first.Process.Signal(syscall.SIGKILL)
 	_ = first.Wait()
-	time.Sleep(2500 * time.Millisecond)
 	again := exec.Command(bin, args...)
 	out, err := again.CombinedOutput()
 	if err != nil {
@@ -172,6 +167,7 @@ func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
 // what Ctrl-C sends) while it pauses at a step: blue is back at full size on its old
 // version, green is gone, the lock is released, and the exit status is 130.
 func TestCtrlCDuringABlueGreenStepAbortsCleanly(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -184,7 +180,7 @@ func TestCtrlCDuringABlueGreenStepAbortsCleanly(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "the pause at 50 %", func() bool { return strings.Contains(errOut.String(), "pausing") })
+	errOut.Wait(t, "the pause at 50 %", func(s string) bool { return strings.Contains(s, "pausing") })
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -202,5 +198,8 @@ func TestCtrlCDuringABlueGreenStepAbortsCleanly(t *testing.T) {
 	}
 	if l, _ := c.CoordinationV1().Leases(ns).List(ctx, metav1.ListOptions{}); len(l.Items) != 0 {
 		t.Fatal("the lock was not released")
+	}
+	if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.Aborted {
+		t.Fatalf("journals: %+v; want one Aborted rotation", recs)
 	}
 }

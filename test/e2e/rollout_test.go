@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -17,13 +16,15 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/family"
-	"github.com/rotor-project/rotor/internal/record"
 	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/test/clusterenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 func TestRolloutRollingMovesEveryConsumerKind(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -77,7 +78,7 @@ func TestRolloutRollingMovesEveryConsumerKind(t *testing.T) {
 		_, err := c.NetworkingV1().Ingresses(ns).Create(ctx, ing, metav1.CreateOptions{})
 		return err
 	})
-	eventually(t, 60*time.Second, "statefulset and daemonset ready", func() bool {
+	eventually(t, ns, "statefulset and daemonset ready", func() bool {
 		s, err1 := c.AppsV1().StatefulSets(ns).Get(ctx, "db", metav1.GetOptions{})
 		d, err2 := c.AppsV1().DaemonSets(ns).Get(ctx, "agent", metav1.GetOptions{})
 		return err1 == nil && err2 == nil && s.Status.ReadyReplicas == 2 && d.Status.NumberAvailable == 1
@@ -121,20 +122,20 @@ func TestRolloutRollingMovesEveryConsumerKind(t *testing.T) {
 	if after := snapshotDeployment(t, ns, "unrelated"); after != unrelatedBefore {
 		t.Error("a consumer of another family was changed")
 	}
-	recs, err := (&record.Store{Client: c}).List(ctx, ns, "app")
-	if err != nil || len(recs) != 1 || recs[0].Phase != record.Succeeded || recs[0].To != v2 || len(recs[0].Consumers) != 6 {
-		t.Fatalf("records = %+v, %v; want one Succeeded record of 6 consumers to %s", recs, err, v2)
+	if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.Succeeded || recs[0].Status.TargetVersion != v2 || len(recs[0].Status.Consumers) != 6 {
+		t.Fatalf("journals = %+v; want one Succeeded rotation of 6 consumers to %s", recs, v2)
 	}
 }
 
 func TestRolloutOfACrashingVersionRollsBackAutomatically(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	v1, v2 := twoVersions(t, ns, "app")
 	crashPodsUsing(t, ns, v2+"$")
 	createDeployment(t, ns, deployment("web", v1, 3))
 
-	r := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--timeout", "60s")
+	r := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--timeout", rotorTimeout(t))
 	if r.Code == 0 {
 		t.Fatalf("a crashing version rolled out: %+v", r)
 	}
@@ -151,17 +152,17 @@ func TestRolloutOfACrashingVersionRollsBackAutomatically(t *testing.T) {
 		t.Fatalf("the rollback left a came-from annotation: %v", d.Annotations)
 	}
 	waitAvailable(t, c, ns, "web")
-	eventually(t, 30*time.Second, "only v1 pods", func() bool {
+	eventually(t, ns, "only v1 pods", func() bool {
 		p := podsByVersion(t, ns, "app")
 		return p[v1] == 3 && p[v2] == 0
 	})
-	recs, _ := (&record.Store{Client: c}).List(context.Background(), ns, "app")
-	if len(recs) != 1 || recs[0].Phase != record.RolledBack || !strings.Contains(recs[0].Message, "CrashLoopBackOff") {
-		t.Fatalf("record = %+v, want RolledBack naming the crash", recs)
+	if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.RolledBack || !strings.Contains(recs[0].Status.Message, "CrashLoopBackOff") {
+		t.Fatalf("journals = %+v, want RolledBack naming the crash", recs)
 	}
 }
 
 func TestRolloutRefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	elsewhere := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
@@ -194,6 +195,8 @@ func TestRolloutRefusalsChangeNothing(t *testing.T) {
 		{"an unknown strategy is refused", []string{"--to", v2, "--strategy", "yolo"}, "unknown --strategy"},
 		{"bad blue-green steps are refused", []string{"--to", v2, "--strategy", "bluegreen", "--steps", "50,10"}, "greater than the one before"},
 		{"--to is required", []string{}, "--to is required"},
+		{"a lease shorter than 5 seconds is refused with the flag named", []string{"--to", v2, "--lease-duration", "500ms"}, "--lease-duration 500ms: must be between 5s and 10m0s"},
+		{"a lease of a million hours is refused with the flag named", []string{"--to", v2, "--lease-duration", "1000000h"}, "--lease-duration 1000000h0m0s: must be between"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,6 +224,7 @@ func TestRolloutRefusalsChangeNothing(t *testing.T) {
 }
 
 func TestRolloutKeepsAConcurrentWritersChange(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -243,13 +247,25 @@ func TestRolloutKeepsAConcurrentWritersChange(t *testing.T) {
 			}
 			img := fmt.Sprintf("registry.example/app:%d", i)
 			patch := fmt.Sprintf(`{"spec":{"replicas":3,"template":{"spec":{"containers":[{"name":"app","image":%q}]}}}}`, img)
-			if _, err := c.AppsV1().Deployments(ns).Patch(ctx, "web", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "other-writer"}); err == nil {
-				lastImage = img
+			d, err := c.AppsV1().Deployments(ns).Patch(ctx, "web", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: "other-writer"})
+			if err != nil {
+				continue
 			}
-			time.Sleep(5 * time.Millisecond)
+			lastImage = img
+			// Paced by the cluster, not a clock: the next change once the Deployment
+			// controller has seen this one.
+			_ = clusterenv.Until(waitfor.Context(t), clusterenv.RESTConfig(t), ns, func(ctx context.Context) (bool, error) {
+				select {
+				case <-stop:
+					return true, nil
+				default:
+				}
+				got, err := c.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+				return err == nil && got.Status.ObservedGeneration >= d.Generation, nil
+			}, clusterenv.Deployments)
 		}
 	}()
-	r := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--timeout", "50s")
+	r := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--timeout", rotorTimeout(t))
 	close(stop)
 	wg.Wait()
 	if r.Code != 0 {
@@ -268,6 +284,7 @@ func TestRolloutKeepsAConcurrentWritersChange(t *testing.T) {
 }
 
 func TestSecondRolloutOfTheSameFamilyIsRefusedWhileTheFirstRuns(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	v1, v2 := twoVersions(t, ns, "app")
 	createDeployment(t, ns, deployment("web", v1, 2))
@@ -277,7 +294,7 @@ func TestSecondRolloutOfTheSameFamilyIsRefusedWhileTheFirstRuns(t *testing.T) {
 		first <- run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--strategy", "bluegreen", "--steps", "50,100", "--pause", "4s")
 	}()
 	c := clusterenv.Client(t)
-	eventually(t, 30*time.Second, "the first rollout's lock", func() bool {
+	eventually(t, ns, "the first rollout's lock", func() bool {
 		l, err := c.CoordinationV1().Leases(ns).List(context.Background(), metav1.ListOptions{})
 		return err == nil && len(l.Items) == 1
 	})
@@ -295,6 +312,7 @@ func TestSecondRolloutOfTheSameFamilyIsRefusedWhileTheFirstRuns(t *testing.T) {
 }
 
 func TestRollbackReturnsToThePreviousVersionAndIsRefusedWhenItWasDeleted(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	v1, v2 := twoVersions(t, ns, "app")
@@ -309,15 +327,18 @@ func TestRollbackReturnsToThePreviousVersionAndIsRefusedWhenItWasDeleted(t *test
 	if got := templateSecrets(t, ns, "web"); got[0] != v1 {
 		t.Fatalf("after rollback web names %v, want %s", got, v1)
 	}
-	// Forward again, then delete v1: a rollback to it must be refused, changing nothing.
-	if r := run(t, nil, "", "rollback", "app", "-n", ns, "--yes"); r.Code != 0 {
-		t.Fatalf("second rollback (forward): %+v", r)
+	// A second rollback does nothing: the journal says the rollout was reversed.
+	before := snapshot(t, ns)
+	if r := run(t, nil, "", "rollback", "app", "-n", ns, "--yes"); r.Code != 0 || !strings.Contains(r.Stdout, "nothing to do") || !strings.Contains(r.Stdout, "already rolled back") {
+		t.Fatalf("second rollback: %+v", r)
 	}
-	if got := templateSecrets(t, ns, "web"); got[0] != v2 {
-		t.Fatalf("after the second rollback web names %v, want %s", got, v2)
+	assertUnchanged(t, ns, before)
+	// Forward again, then delete v1: a rollback to it must be refused, changing nothing.
+	if r := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes"); r.Code != 0 {
+		t.Fatalf("rollout again: %+v", r)
 	}
 	mustDo(t, func() error { return c.CoreV1().Secrets(ns).Delete(context.Background(), v1, metav1.DeleteOptions{}) })
-	before := snapshot(t, ns)
+	before = snapshot(t, ns)
 	r = run(t, nil, "", "rollback", "app", "-n", ns, "--yes")
 	if r.Code == 0 || !strings.Contains(r.Stderr, "cannot roll back to "+v1+": it no longer exists") {
 		t.Fatalf("rollback to a deleted version: %+v", r)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -18,6 +17,7 @@ import (
 // rolls one pod at a time (minReadySeconds, maxUnavailable 0): at some moment its pods
 // run both versions, and status says so; at the end every pod runs the new one.
 func TestStatusShowsTheMixedStateOfASlowRollout(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	v1, v2 := twoVersions(t, ns, "app")
 	d := deployment("web", v1, 4)
@@ -29,10 +29,12 @@ func TestStatusShowsTheMixedStateOfASlowRollout(t *testing.T) {
 	watched := make(chan result, 1)
 	go func() { watched <- run(t, nil, "", "status", "app", "-n", ns, "--watch") }()
 	done := make(chan result, 1)
-	go func() { done <- run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--timeout", "50s") }()
+	go func() {
+		done <- run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--timeout", rotorTimeout(t))
+	}()
 
 	var mixed *rollout.ConsumerStatus
-	eventually(t, 50*time.Second, "a mixed state", func() bool {
+	eventually(t, ns, "a mixed state", func() bool {
 		r := run(t, nil, "", "status", "app", "-n", ns, "-o", "json")
 		var st rollout.Status
 		if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &st) != nil || len(st.Consumers) != 1 {

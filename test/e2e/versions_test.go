@@ -43,6 +43,7 @@ func versionsFixture(t *testing.T, ns string) {
 }
 
 func TestVersionsListsNewestFirstWithStates(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	versionsFixture(t, ns)
 	now := newClock(t0.Add(72 * time.Hour))
@@ -67,6 +68,7 @@ func TestVersionsListsNewestFirstWithStates(t *testing.T) {
 }
 
 func TestVersionsJSONIsAStableDocument(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	versionsFixture(t, ns)
 	r := run(t, nil, "", "versions", "auth", "-n", ns, "-o", "json")
@@ -101,6 +103,7 @@ func TestVersionsJSONIsAStableDocument(t *testing.T) {
 }
 
 func TestVersionsAllNamespaces(t *testing.T) {
+	t.Parallel()
 	a := clusterenv.Namespace(t)
 	b := clusterenv.Namespace(t)
 	clk := newClock(t0)
@@ -123,6 +126,7 @@ func TestVersionsAllNamespaces(t *testing.T) {
 }
 
 func TestShellCompletionOffersFamiliesFromTheCluster(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	versionsFixture(t, ns)
 	r := run(t, nil, "", "__complete", "versions", "-n", ns, "")

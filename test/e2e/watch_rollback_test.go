@@ -4,18 +4,19 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/test/clusterenv"
 	"github.com/rotor-project/rotor/test/promenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 // After a real rollout, a watch whose analysis fails rolls every consumer back when
 // asked to, and records it.
 func TestWatchRollsBackOnFailureAfterARealRollout(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	v1, v2 := twoVersions(t, ns, "app")
 	createDeployment(t, ns, deployment("web", v1, 2))
@@ -24,8 +25,7 @@ func TestWatchRollsBackOnFailureAfterARealRollout(t *testing.T) {
 	}
 	prom := promenv.Start(t)
 	file := writeAnalysis(t, prom.URL, "vector(10)") // above the threshold of 5: fails at once
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := waitfor.Context(t)
 	done, stdout, stderr := startWatch(ctx, t, "app", "-n", ns, "--analysis", file, "--for", "1h", "--rollback-on-failure")
 	var code int
 	select {
@@ -39,22 +39,22 @@ func TestWatchRollsBackOnFailureAfterARealRollout(t *testing.T) {
 	if got := templateSecrets(t, ns, "web"); got[0] != v1 {
 		t.Fatalf("web names %v after the watch failed, want the rollback to %s\nstdout:\n%s\nstderr:\n%s", got, v1, stdout, stderr)
 	}
-	recs, err := (&record.Store{Client: clusterenv.Client(t)}).List(context.Background(), ns, "app")
-	if err != nil || len(recs) < 2 || recs[len(recs)-1].Action != record.Rollback || recs[len(recs)-1].Phase != record.Succeeded {
-		t.Fatalf("records: %+v %v; want the rollback recorded last", recs, err)
+	recs := journals(t, ns, "app")
+	if len(recs) < 2 || recs[len(recs)-1].Spec.Action != v1alpha1.ActionRollback || recs[len(recs)-1].Status.Phase != v1alpha1.Succeeded || recs[0].Status.RevertedBy != recs[1].Name {
+		t.Fatalf("journals: %+v; want the rollback recorded last, reversing the rollout", recs)
 	}
 }
 
 // Without a rotation record, the watch still finds the family's consumers by their
 // references and puts its Event on them.
 func TestWatchWithoutARecordFindsConsumersByReference(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	v1, _ := twoVersions(t, ns, "app")
 	createDeployment(t, ns, deployment("web", v1, 1))
 	prom := promenv.Start(t)
 	file := writeAnalysis(t, prom.URL, "vector(10)")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := waitfor.Context(t)
 	done, stdout, stderr := startWatch(ctx, t, "app", "-n", ns, "--analysis", file, "--for", "1h")
 	if code := <-done; code != 1 {
 		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)

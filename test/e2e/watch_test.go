@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,29 +17,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/cli"
-	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/internal/journal"
 	"github.com/rotor-project/rotor/test/clusterenv"
 	"github.com/rotor-project/rotor/test/promenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
-// lockedBuffer is a buffer a running command writes to while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer is a buffer a running command writes to while the test reads it, and
+// waits on.
+type lockedBuffer = waitfor.Buffer
 
 // startWatch runs `rotor watch` in-process with the real clock until it ends or ctx
 // is cancelled.
@@ -55,21 +42,9 @@ func startWatch(ctx context.Context, t *testing.T, args ...string) (done <-chan 
 	return ch, stdout, stderr
 }
 
-func watchWaitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s", timeout, what)
-}
-
 // rotated creates a consumer Deployment and the record of a rotation that moved it
 // from an old version to a new one, as `rotor rollout` leaves them.
-func rotated(t *testing.T, ns, fam string) *record.Store {
+func rotated(t *testing.T, ns, fam string) *latestStore {
 	t.Helper()
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -93,13 +68,27 @@ func rotated(t *testing.T, ns, fam string) *record.Store {
 	if _, err := c.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	store := &record.Store{Client: c}
-	fin := time.Now().Add(-time.Minute)
-	if err := store.Create(ctx, &record.Record{Family: fam, Namespace: ns, Action: record.Rollout, To: to, Phase: record.Succeeded,
-		Started: fin.Add(-time.Minute), Finished: &fin, Consumers: []record.Consumer{{Kind: "Deployment", Name: "api", From: from, To: to}}}); err != nil {
+	store := &journal.Store{Client: c}
+	fin := metav1.NewTime(time.Now().Add(-time.Minute))
+	started := metav1.NewTime(fin.Add(-time.Minute))
+	if _, err := store.Create(ctx, &v1alpha1.SecretRotation{ObjectMeta: metav1.ObjectMeta{Namespace: ns},
+		Spec: v1alpha1.RotationSpec{Family: fam, Target: to, Action: v1alpha1.ActionRollout},
+		Status: v1alpha1.RotationStatus{Phase: v1alpha1.Succeeded, Planned: true, TargetVersion: to, Started: &started, Finished: &fin,
+			Consumers: []v1alpha1.ConsumerStatus{{Kind: "Deployment", Name: "api", From: from, To: to}}}}); err != nil {
 		t.Fatal(err)
 	}
-	return store
+	return &latestStore{store}
+}
+
+// latestStore reads the newest rotation of a family.
+type latestStore struct{ *journal.Store }
+
+func (s *latestStore) Latest(ctx context.Context, ns, fam string) (*v1alpha1.SecretRotation, error) {
+	all, err := s.List(ctx, ns, fam)
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	return all[len(all)-1], nil
 }
 
 func writeAnalysis(t *testing.T, promURL, query string) string {
@@ -132,16 +121,14 @@ spec:
 // fails within seconds, creates a Warning Event on the consumer, POSTs to the webhook
 // and exits 1.
 func TestWatchFailureCreatesEventsAndNotifies(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	store := rotated(t, ns, "auth")
 	exp := promenv.StartExporter(t)
 	prom := promenv.Start(t, exp.Target)
 	prom.WaitForTarget(t)
 	query := `sum(rate(app_requests_total{code="500"}[5s]))`
-	watchWaitFor(t, "the rate to have data", 30*time.Second, func() bool {
-		out, err := prom.Query(query)
-		return err == nil && strings.Contains(out, `"value"`)
-	})
+	prom.WaitForQuery(t, "the rate to have data", query)
 
 	var mu sync.Mutex
 	var posts []map[string]any
@@ -161,25 +148,24 @@ func TestWatchFailureCreatesEventsAndNotifies(t *testing.T) {
 	hookURL := "http://" + l.Addr().String() + "/services/T000/B000/secret-token"
 
 	file := writeAnalysis(t, prom.URL, query)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := waitfor.Context(t)
 	done, stdout, stderr := startWatch(ctx, t, "auth", "-n", ns, "--analysis", file, "--for", "1h", "--notify", hookURL)
-	watchWaitFor(t, "two healthy heartbeats", 30*time.Second, func() bool {
-		if strings.Count(stderr.String(), "Successful value=") >= 2 {
-			return true
-		}
+	codes := make(chan int, 1) // the watch's exit status, relayed
+	ended, markEnded := context.WithCancel(ctx)
+	go func() { codes <- <-done; markEnded() }()
+	if err := stderr.WaitContext(ended, func(s string) bool { return strings.Count(s, "Successful value=") >= 2 }); err != nil {
 		select {
-		case code := <-done:
+		case code := <-codes:
 			t.Fatalf("the watch ended early with %d:\n%s\n%s", code, stdout, stderr)
 		default:
+			t.Fatalf("waiting for two healthy heartbeats: %v\n%s", err, stderr)
 		}
-		return false
-	})
+	}
 	exp.SetErrorRate(50)
 	var code int
 	select {
-	case code = <-done:
-	case <-time.After(45 * time.Second):
+	case code = <-codes:
+	case <-ctx.Done():
 		t.Fatalf("the watch did not fail after errors began; stderr:\n%s", stderr)
 	}
 	if code != 1 {
@@ -214,46 +200,47 @@ func TestWatchFailureCreatesEventsAndNotifies(t *testing.T) {
 	}
 	mu.Unlock()
 	rec, err := store.Latest(context.Background(), ns, "auth")
-	if err != nil || rec.Watch == nil || rec.Watch.Phase != "Failed" || rec.Watch.Duration != "1h0m0s" {
-		t.Fatalf("record watch = %+v (%v)", rec.Watch, err)
+	if err != nil || rec.Status.Watch == nil || rec.Status.Watch.Phase != "Failed" || rec.Status.Watch.Duration != "1h0m0s" {
+		t.Fatalf("journal watch = %+v (%v)", rec.Status.Watch, err)
 	}
 }
 
 // A watch interrupted midway leaves its window recorded; the same command again
 // continues that window; other arguments start a new one.
 func TestWatchResumesTheRecordedWindow(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	store := rotated(t, ns, "auth")
 	prom := promenv.Start(t)
 	file := writeAnalysis(t, prom.URL, "vector(0)")
 	ctx := context.Background()
 
-	interrupt := func(args ...string) (string, *record.Watch) {
+	interrupt := func(args ...string) (string, *v1alpha1.WatchStatus) {
 		t.Helper()
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		done, _, stderr := startWatch(ctx, t, append([]string{"auth", "-n", ns, "--analysis", file}, args...)...)
-		watchWaitFor(t, "a heartbeat", 30*time.Second, func() bool { return strings.Contains(stderr.String(), "Successful value=[0]") })
+		stderr.Wait(t, "a heartbeat", func(s string) bool { return strings.Contains(s, "Successful value=[0]") })
 		cancel()
 		if code := <-done; code != 130 {
 			t.Fatalf("interrupted watch exit %d, want 130:\n%s", code, stderr)
 		}
 		rec, err := store.Latest(context.Background(), ns, "auth")
-		if err != nil || rec.Watch == nil {
+		if err != nil || rec.Status.Watch == nil {
 			t.Fatalf("no watch recorded: %v", err)
 		}
-		return stderr.String(), rec.Watch
+		return stderr.String(), rec.Status.Watch
 	}
 	first, w1 := interrupt("--for", "2h")
 	if w1.Phase != "Running" || !strings.Contains(first, "window started") {
 		t.Fatalf("first run: %+v\n%s", w1, first)
 	}
 	second, w2 := interrupt("--for", "2h")
-	if !w2.Started.Equal(w1.Started) || !strings.Contains(second, "window resumed (started "+w1.Started.UTC().Format(time.RFC3339)+")") {
+	if !w2.Started.Equal(&w1.Started) || !strings.Contains(second, "window resumed (started "+w1.Started.UTC().Format(time.RFC3339)+")") {
 		t.Fatalf("the restart did not continue the window: %+v vs %+v\n%s", w2, w1, second)
 	}
 	_, w3 := interrupt("--for", "2h", "--arg", "threshold=3")
-	if w3.Started.Equal(w1.Started) || w3.Analysis == w1.Analysis {
+	if w3.Started.Equal(&w1.Started) || w3.Analysis == w1.Analysis {
 		t.Fatalf("other arguments continued the old window: %+v", w3)
 	}
 }
@@ -261,6 +248,7 @@ func TestWatchResumesTheRecordedWindow(t *testing.T) {
 // Bad PromQL, an unreachable Prometheus and a condition that does not compile are
 // refused before anything is recorded.
 func TestWatchRefusesABadAnalysisUpFront(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	rotated(t, ns, "auth")
 	prom := promenv.Start(t)

@@ -1,16 +1,15 @@
 // Package promenv gives tests a real Prometheus server (Debian's package,
-// /usr/bin/prometheus; `make test-deps` installs it) on a free loopback port with its
-// own temporary data directory, and an exporter the test controls that serves an
-// error counter. Nothing here is a mock: queries run in the real server against real
-// scrapes. The first scrape becomes
-// visible about 5 s after start, so WaitForTarget polls.
+// /usr/bin/prometheus; `make test-deps` installs it) on a loopback port the kernel
+// chooses, with its own temporary data directory, and an exporter the test controls
+// that serves an error counter. Nothing here is a mock: queries run in the real server
+// against real scrapes. The first scrape becomes visible about 5 s after start, so
+// WaitForTarget waits for it (Prometheus has no watch: it asks again, less often as time
+// goes by, until the test's own deadline).
 package promenv
 
 import (
+	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,46 +18,31 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
-// Ports used by tests stay in 36000-36990 (9090 is never used).
-const (
-	portLow  = 36000
-	portHigh = 36990
-)
-
-// Listen opens a loopback listener on a free port in the tests' port range.
+// Listen opens a loopback listener on a port the kernel chooses, held open until the
+// caller closes it: no other program can take it in between.
 func Listen(t testing.TB) net.Listener {
 	t.Helper()
-	l, err := listen()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return l
 }
 
-func listen() (net.Listener, error) {
-	for attempt := 0; attempt < 200; attempt++ {
-		var b [2]byte
-		_, _ = rand.Read(b[:])
-		port := portLow + int(binary.BigEndian.Uint16(b[:]))%(portHigh-portLow+1)
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			return l, nil
-		}
-	}
-	return nil, errors.New("no free port in 36000-36990")
-}
-
 // Server is a running Prometheus.
 type Server struct {
-	// URL is its base address, e.g. http://127.0.0.1:36123.
+	// URL is its base address, e.g. http://127.0.0.1:41234.
 	URL    string
 	cmd    *exec.Cmd
 	exited chan error
@@ -91,78 +75,109 @@ func Start(t testing.TB, targets ...string) *Server {
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		l, err := listen()
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		_ = l.Close()
-		s, err := start(bin, dir, addr)
-		if err == nil {
-			t.Cleanup(s.stop)
-			return s
-		}
-		lastErr = err
+	s, err := start(waitfor.Context(t), bin, dir)
+	if err != nil {
+		t.Fatalf("starting prometheus: %v", err)
 	}
-	t.Fatalf("starting prometheus: %v", lastErr)
-	return nil
+	t.Cleanup(s.stop)
+	return s
 }
 
-func start(bin, dir, addr string) (*Server, error) {
-	logf, err := os.Create(filepath.Join(dir, "prometheus-"+strings.ReplaceAll(addr, ":", "_")+".log"))
+// listeningOn finds the address in Prometheus' log line `msg="Listening on" address=…`.
+var listeningOn = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
+
+// start runs Prometheus on 127.0.0.1:0 (the kernel chooses a free port; the only place
+// Prometheus tells which is its log line) and returns once it is ready.
+func start(ctx context.Context, bin, dir string) (*Server, error) {
+	logf, err := os.Create(filepath.Join(dir, "prometheus.log"))
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = logf.Close() }()
 	cmd := exec.Command(bin,
 		"--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "data-"+strings.ReplaceAll(addr, ":", "_")),
-		"--web.listen-address="+addr,
+		"--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address=127.0.0.1:0",
 		"--web.enable-lifecycle",
 		"--storage.tsdb.retention.time=1h",
-		"--log.level=warn")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
+		"--log.level=info")
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		_ = logf.Close()
 		return nil, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	s := &Server{URL: "http://" + addr, cmd: cmd, exited: exited}
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-exited:
-			b, _ := os.ReadFile(logf.Name())
-			return nil, fmt.Errorf("prometheus exited (%w): %s", err, lastLines(string(b)))
-		default:
-		}
-		resp, err := http.Get(s.URL + "/-/ready")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return s, nil
+	cmd.Stdout = logf
+	if err := cmd.Start(); err != nil {
+		_ = logf.Close()
+		return nil, err
+	}
+	addr := make(chan string, 1)
+	logged := make(chan struct{})
+	go func() { // copy the log to its file, and pick the address out of it
+		defer close(logged)
+		defer logf.Close()
+		sc := bufio.NewScanner(pipe)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(logf, line)
+			if m := listeningOn.FindStringSubmatch(line); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		_, _ = io.Copy(logf, pipe)
+	}()
+	exited := make(chan error, 1)
+	go func() {
+		<-logged // Wait closes the pipe: read it to the end first
+		exited <- cmd.Wait()
+	}()
+	s := &Server{cmd: cmd, exited: exited}
+	fail := func(err error) (*Server, error) {
+		_ = cmd.Process.Kill()
+		<-exited
+		b, _ := os.ReadFile(logf.Name())
+		return nil, fmt.Errorf("%w; its log ends:\n%s", err, lastLines(string(b)))
 	}
-	_ = cmd.Process.Kill()
-	if err := <-exited; err != nil {
-		return nil, fmt.Errorf("prometheus did not become ready in 20s (stopped: %w)", err)
+	select {
+	case a := <-addr:
+		s.URL = "http://" + a
+	case err := <-exited:
+		exited <- err
+		return fail(fmt.Errorf("prometheus exited at start (%v)", err))
+	case <-ctx.Done():
+		return fail(fmt.Errorf("prometheus did not say where it listens before the test's deadline"))
 	}
-	return nil, errors.New("prometheus did not become ready in 20s")
+	err = waitfor.PollContext(ctx, func(ctx context.Context) (bool, error) {
+		select {
+		case err := <-exited:
+			exited <- err
+			return false, fmt.Errorf("prometheus exited (%v)", err)
+		default:
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/-/ready", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, nil
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if err != nil {
+		return fail(fmt.Errorf("prometheus at %s did not become ready: %w", s.URL, err))
+	}
+	return s, nil
 }
 
 func (s *Server) stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-s.exited:
-		_ = err // a SIGTERM exit status is expected
-	case <-time.After(10 * time.Second):
+	case <-s.exited: // a SIGTERM exit status is expected
+	case <-time.After(30 * time.Second): // it exits in milliseconds; never hang a cleanup
 		_ = s.cmd.Process.Kill()
-		err := <-s.exited
-		_ = err
+		<-s.exited
 	}
 }
 
@@ -185,19 +200,20 @@ func (s *Server) Query(q string) (string, error) {
 	return string(b), err
 }
 
-// WaitForTarget polls until `up{job="app"}` is 1 (the first scrape becomes visible
+// WaitForTarget waits until `up{job="app"}` is 1 (the first scrape becomes visible
 // about 5 s after start).
 func (s *Server) WaitForTarget(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		out, err := s.Query(`up{job="app"} == 1`)
-		if err == nil && strings.Contains(out, `"value"`) {
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	t.Fatal("prometheus did not scrape the exporter within 30s")
+	s.WaitForQuery(t, "prometheus to scrape the exporter", `up{job="app"} == 1`)
+}
+
+// WaitForQuery waits until an instant query returns a value.
+func (s *Server) WaitForQuery(t testing.TB, what, query string) {
+	t.Helper()
+	waitfor.Poll(t, what, func(context.Context) (bool, error) {
+		out, err := s.Query(query)
+		return err == nil && strings.Contains(out, `"value"`), nil
+	})
 }
 
 // Exporter serves app_requests_total{code="200"} and app_requests_total{code="500"},

@@ -9,6 +9,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/rotor-project/rotor/test/promenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 // These tests query a real Prometheus (Debian's package) started by the test on a
@@ -71,15 +72,10 @@ func TestQueryAgainstARealPrometheus(t *testing.T) {
 			t.Fatal(err)
 		}
 		exp.SetErrorRate(50)
-		deadline := time.Now().Add(20 * time.Second)
-		var last any
-		for time.Now().Before(deadline) {
-			last, err = c.Query(context.Background())
-			if v, ok := last.([]float64); err == nil && ok && v[0] > 10 {
-				return
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
-		t.Fatalf("the error rate never rose above 10/s; last value %v, err %v", last, err)
+		waitfor.Poll(t, "the error rate to rise above 10/s", func(ctx context.Context) (bool, error) {
+			last, err := c.Query(ctx)
+			v, ok := last.([]float64)
+			return err == nil && ok && v[0] > 10, nil
+		})
 	})
 }

@@ -1,0 +1,215 @@
+package rotation
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
+
+	"github.com/rotor-project/rotor/api/v1alpha1"
+	"github.com/rotor-project/rotor/internal/health"
+	"github.com/rotor-project/rotor/internal/kinds"
+	"github.com/rotor-project/rotor/internal/repoint"
+)
+
+var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+
+// observe reads what Decide needs: each consumer's versions, size and health, the
+// green copies, which versions exist, and the gate job of the current step.
+func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Observation, error) {
+	o := Observation{Now: e.Clock.Now(), HasGates: rot.Spec.Analysis != nil && e.Gates != nil}
+	st := &rot.Status
+	if !st.Planned {
+		return o, nil
+	}
+	forward := st.Phase != v1alpha1.RollingBack
+	o.Consumers = make([]ObservedConsumer, len(st.Consumers))
+	versions := map[string]bool{}
+	for i, c := range st.Consumers {
+		if c.Skip {
+			continue
+		}
+		versions[c.To] = true
+		if c.From != "" {
+			versions[c.From] = true
+		}
+		oc, err := e.observeConsumer(ctx, rot, c, forward)
+		if err != nil {
+			return o, err
+		}
+		o.Consumers[i] = oc
+	}
+	o.Green = make([]ObservedGreen, len(st.Green))
+	for j, g := range st.Green {
+		og, err := e.observeGreen(ctx, rot, g, forward)
+		if err != nil {
+			return o, err
+		}
+		o.Green[j] = og
+	}
+	o.Missing = map[string]bool{}
+	for v := range versions {
+		err := e.Retry.Do(ctx, func(ctx context.Context) error {
+			_, err := e.Metadata.Resource(secretsGVR).Namespace(rot.Namespace).Get(ctx, v, metav1.GetOptions{})
+			return err
+		})
+		switch {
+		case apierrors.IsNotFound(err):
+			o.Missing[v] = true
+		case err != nil:
+			return o, fmt.Errorf("checking that version %s exists in namespace %q: %w", v, rot.Namespace, err)
+		}
+	}
+	o.Gate = e.gates.state(rot)
+	return o, nil
+}
+
+func (e *Engine) observeConsumer(ctx context.Context, rot *v1alpha1.SecretRotation, c v1alpha1.ConsumerStatus, forward bool) (ObservedConsumer, error) {
+	var oc ObservedConsumer
+	t := repoint.Target{Kind: c.Kind, Namespace: rot.Namespace, Name: c.Name}
+	var obj *unstructured.Unstructured
+	err := e.Retry.Do(ctx, func(ctx context.Context) error {
+		var err error
+		obj, err = e.Repointer.Get(ctx, t)
+		return err
+	})
+	switch {
+	case apierrors.IsNotFound(err):
+		oc.Gone = true
+		return oc, nil
+	case err != nil:
+		return oc, fmt.Errorf("reading %s: %w", t, err)
+	case c.UID != "" && string(obj.GetUID()) != c.UID:
+		oc.Gone = true
+		return oc, nil
+	}
+	oc.Versions = versionsNamed(obj, rot.Spec.Family)
+	if c.Kind == "Deployment" {
+		n, found, _ := unstructured.NestedInt64(obj.Object, "spec", "replicas")
+		if !found {
+			n = 1
+		}
+		oc.Replicas = int32(n)
+	}
+	if !c.Rolls || !forward {
+		return oc, nil
+	}
+	state, selector, err := e.judge(ctx, rot, c, obj)
+	if err != nil {
+		return oc, err
+	}
+	oc.Health = state
+	if selector != nil && oc.At(c.To) {
+		oc.Problem, err = e.podProblem(ctx, rot.Namespace, selector, c.To)
+	}
+	return oc, err
+}
+
+func (e *Engine) observeGreen(ctx context.Context, rot *v1alpha1.SecretRotation, g v1alpha1.GreenStatus, forward bool) (ObservedGreen, error) {
+	var og ObservedGreen
+	var d *appsv1.Deployment
+	err := e.Retry.Do(ctx, func(ctx context.Context) error {
+		var err error
+		d, err = e.Client.AppsV1().Deployments(rot.Namespace).Get(ctx, g.Name, metav1.GetOptions{})
+		return err
+	})
+	switch {
+	case apierrors.IsNotFound(err):
+		return og, nil
+	case err != nil:
+		return og, fmt.Errorf("reading green copy %s: %w", g.Name, err)
+	}
+	og.Exists, og.Deleting, og.Replicas = true, d.DeletionTimestamp != nil, ptr.Deref(d.Spec.Replicas, 1)
+	if !forward || og.Deleting {
+		return og, nil
+	}
+	og.Health = kinds.DeploymentState(d)
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return og, err
+	}
+	og.Problem, err = e.podProblem(ctx, rot.Namespace, sel, targetOf(rot, g.Of))
+	return og, err
+}
+
+func targetOf(rot *v1alpha1.SecretRotation, blue string) string {
+	for _, c := range rot.Status.Consumers {
+		if c.Kind == "Deployment" && c.Name == blue {
+			return c.To
+		}
+	}
+	return rot.Status.TargetVersion
+}
+
+// podProblem is the first failing pod among those selected that name version.
+func (e *Engine) podProblem(ctx context.Context, namespace string, sel labels.Selector, version string) (string, error) {
+	var pods *corev1.PodList
+	err := e.Retry.Do(ctx, func(ctx context.Context) error {
+		var err error
+		pods, err = e.Client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("listing pods in namespace %q: %w", namespace, err)
+	}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp != nil || !health.PodNames(p, version) {
+			continue
+		}
+		if problem := health.PodProblem(p); problem != "" {
+			return problem, nil
+		}
+	}
+	return "", nil
+}
+
+// judge is a consumer's rollout state and pod selector, by its kind's judge in the
+// registry: its own, or that of the object it is judged by (an Argo Rollout whose
+// workloadRef takes its template from the consumer).
+func (e *Engine) judge(ctx context.Context, rot *v1alpha1.SecretRotation, c v1alpha1.ConsumerStatus, obj *unstructured.Unstructured) (kinds.State, labels.Selector, error) {
+	target, opts := obj, kinds.JudgeOptions{}
+	if j := c.Judge; j != nil {
+		t := repoint.Target{Kind: j.Kind, Namespace: rot.Namespace, Name: j.Name}
+		err := e.Retry.Do(ctx, func(ctx context.Context) error {
+			var err error
+			target, err = e.Repointer.Get(ctx, t)
+			return err
+		})
+		if err != nil {
+			return kinds.State{}, nil, fmt.Errorf("reading %s, which judges %s/%s: %w", t, c.Kind, c.Name, err)
+		}
+		opts.TemplateGeneration = obj.GetGeneration()
+	}
+	k := kinds.Lookup(target.GetKind())
+	if k == nil || k.Judge == nil {
+		return kinds.State{Done: true, Message: "takes its version at once"}, nil, nil
+	}
+	st := k.Judge(target, opts)
+	if k.Pods == nil {
+		return st, nil, nil
+	}
+	sel, err := k.Pods(target)
+	return st, sel, err
+}
+
+// versionsNamed are the versions of fam an object names, distinct, in order.
+func versionsNamed(obj *unstructured.Unstructured, fam string) []string {
+	res := repoint.Plan(obj, fam, "")
+	seen := map[string]bool{}
+	var out []string
+	for _, ch := range res.Changes {
+		if !seen[ch.From] {
+			seen[ch.From] = true
+			out = append(out, ch.From)
+		}
+	}
+	return out
+}
