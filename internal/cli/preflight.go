@@ -55,6 +55,7 @@ func rotationWants(plan *rollout.Plan, bluegreen bool) []access.Want {
 			access.Want{Verb: "list", Resource: "pods", Namespace: c.Namespace, Why: wait},
 			access.Want{Verb: "watch", Resource: "pods", Namespace: c.Namespace, Why: wait})
 		if bluegreen && c.Kind == "Deployment" {
+			wants = append(wants, access.Want{Verb: "list", Group: "autoscaling", Resource: "horizontalpodautoscalers", Namespace: c.Namespace, Why: "check that no autoscaler scales Deployment/" + c.Name})
 			for _, verb := range []string{"create", "delete"} {
 				wants = append(wants, access.Want{Verb: verb, Group: "apps", Resource: "deployments", Namespace: c.Namespace, Why: "run the green copy of Deployment/" + c.Name})
 			}

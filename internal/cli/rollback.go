@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -302,9 +303,11 @@ func (o *RollbackOptions) preflight(ctx context.Context, r *runner, rb *v1alpha1
 			continue
 		}
 		seen[c.To] = true
-		_, err := r.eng.Clients.Metadata.Resource(secretsResource).Namespace(rb.Namespace).Get(ctx, c.To, metav1.GetOptions{})
+		// A list by name, not a get: no permission to read Secret values is needed.
+		l, err := r.eng.Clients.Metadata.Resource(secretsResource).Namespace(rb.Namespace).List(ctx, metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("metadata.name", c.To).String()})
 		switch {
-		case apierrors.IsNotFound(err):
+		case err == nil && len(l.Items) == 0:
 			problems = append(problems, fmt.Sprintf("%s/%s: cannot roll back to %s: it no longer exists in namespace %q (deleted?); choose a version that exists with --to (list them with: versions %s -n %s)",
 				c.Kind, c.Name, c.To, rb.Namespace, o.Family, rb.Namespace))
 		case err != nil:

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotor-project/rotor/internal/record"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rotor-project/rotor/api/v1alpha1"
+	"github.com/rotor-project/rotor/internal/journal"
 	"github.com/rotor-project/rotor/test/clusterenv"
 )
 
@@ -15,10 +18,13 @@ import (
 func TestCleanupKeepZeroKeepsTheNewestAndWhatARotationMovesTo(t *testing.T) {
 	w := newCleanupWorld(t)
 	w.versions(t, 4)
-	started := w.clock.Now().Add(-time.Minute)
-	if err := (&record.Store{Client: clusterenv.Client(t)}).Create(context.Background(), &record.Record{
-		Family: "app", Namespace: w.ns, Action: record.Rollout, To: w.v(2), Phase: record.Progressing, Started: started,
-		Consumers: []record.Consumer{{Kind: "Deployment", Name: "api", From: w.v(1), To: w.v(2)}},
+	// A rotation whose run was killed half way: its journal says it is progressing.
+	started := metav1.NewTime(w.clock.Now().Add(-time.Minute))
+	if _, err := (&journal.Store{Client: clusterenv.Client(t), Clock: w.clock}).Create(context.Background(), &v1alpha1.SecretRotation{
+		ObjectMeta: metav1.ObjectMeta{Namespace: w.ns},
+		Spec:       v1alpha1.RotationSpec{Family: "app", Target: w.v(2), Action: v1alpha1.ActionRollout},
+		Status: v1alpha1.RotationStatus{Phase: v1alpha1.Progressing, TargetVersion: w.v(2), Started: &started,
+			Consumers: []v1alpha1.ConsumerStatus{{Kind: "Deployment", Name: "api", From: w.v(1), To: w.v(2)}}},
 	}); err != nil {
 		t.Fatal(err)
 	}

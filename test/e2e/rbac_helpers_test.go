@@ -36,7 +36,8 @@ func shippedRole(t *testing.T, file string) *rbacv1.ClusterRole {
 }
 
 // userWith creates the given roles under names of this test's own (cluster-scoped
-// objects are shared by parallel tests), binds them in ns to a new user, and returns
+// objects are shared by parallel tests), binds them in ns to a new user, binds the
+// shipped rotor-cluster-reader cluster-wide as deploy/rbac/README.md says, and returns
 // the user's name for --as.
 func userWith(t *testing.T, ns string, roles ...*rbacv1.ClusterRole) string {
 	t.Helper()
@@ -63,7 +64,24 @@ func userWith(t *testing.T, ns string, roles ...*rbacv1.ClusterRole) string {
 			t.Fatal(err)
 		}
 	}
+	cr := shippedRole(t, "cluster-reader.yaml")
+	cr.Name += "-" + suffix
+	if _, err := c.RbacV1().ClusterRoles().Create(ctx, cr, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: cr.Name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: cr.Name},
+		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: user}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = c.RbacV1().ClusterRoleBindings().Delete(context.Background(), cr.Name, metav1.DeleteOptions{})
+		_ = c.RbacV1().ClusterRoles().Delete(context.Background(), cr.Name, metav1.DeleteOptions{})
+	})
 	waitAllowed(t, ns, user, roles)
+	waitAllowed(t, "", user, []*rbacv1.ClusterRole{cr})
 	return user
 }
 

@@ -103,7 +103,7 @@ func TestAMissingVerbIsNamedBeforeAnyChange(t *testing.T) {
 			`you may not create events in namespace "` + ns + `" (needed to put a Warning Event on each consumer when the analysis fails)`},
 		{"watch --rollback-on-failure without patch on Deployments", "", []string{"watch", "app", "--analysis", analysisFile, "--for", "1h", "--rollback-on-failure"},
 			`you may not patch deployments.apps in namespace "` + ns + `" (needed to re-point Deployment/web)`},
-		{"cleanup as a reader", "reader", []string{"cleanup", "app", "--retain", "0d", "--keep", "1", "--yes"},
+		{"cleanup without delete on Secrets", "secrets/delete", []string{"cleanup", "app", "--retain", "0d", "--keep", "1", "--yes"},
 			`you may not delete secrets in namespace "` + ns + `"`},
 	}
 	for _, tt := range tests {
@@ -118,8 +118,8 @@ func TestAMissingVerbIsNamedBeforeAnyChange(t *testing.T) {
 				role = without(rotator, "apps", "deployments", "create")
 			case "events/create":
 				role = without(rotator, "", "events", "create")
-			case "reader":
-				role = shippedRole(t, "reader.yaml")
+			case "secrets/delete":
+				role = without(shippedRole(t, "cleaner.yaml"), "", "secrets", "delete")
 			}
 			user := userWith(t, ns, role)
 			before := snapshot(t, ns)
