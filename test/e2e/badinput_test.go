@@ -33,7 +33,6 @@ type badInputEnv struct {
 	prom string            // a real Prometheus, started on first use
 }
 
-
 func (e *badInputEnv) file(name, content string) string {
 	e.t.Helper()
 	p := filepath.Join(e.dir, name)
