@@ -86,10 +86,28 @@ func (p *Problem) Error() string {
 // concurrency bounds the reviews in flight.
 const concurrency = 8
 
+// Retrier retries a call that failed for a transient reason (a 5xx answer, a lost
+// connection); apiretry.Policy satisfies it.
+type Retrier interface {
+	Do(ctx context.Context, op func(context.Context) error) error
+}
+
+// Checker asks with a client, retrying transient failures with Retry when it is set.
+type Checker struct {
+	Client authorizationclient.SelfSubjectAccessReviewsGetter
+	Retry  Retrier
+}
+
 // Check reviews every want once (duplicates merged) and returns a *Problem listing
 // each one denied, nil when all are allowed, or an error when the API server could
 // not answer.
 func Check(ctx context.Context, c authorizationclient.SelfSubjectAccessReviewsGetter, wants []Want) error {
+	return Checker{Client: c}.Check(ctx, wants)
+}
+
+// Check is the package's Check, with the Checker's retries.
+func (ch Checker) Check(ctx context.Context, wants []Want) error {
+	c := ch.Client
 	merged := map[key]*Want{}
 	var order []key
 	for _, w := range wants {
@@ -124,7 +142,18 @@ func Check(ctx context.Context, c authorizationclient.SelfSubjectAccessReviewsGe
 					Subresource: w.Subresource, Name: w.Name,
 				},
 			}}
-			got, err := c.SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+			var got *authorizationv1.SelfSubjectAccessReview
+			create := func(ctx context.Context) error {
+				var err error
+				got, err = c.SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+				return err
+			}
+			var err error
+			if ch.Retry != nil {
+				err = ch.Retry.Do(ctx, create)
+			} else {
+				err = create(ctx)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -7,14 +7,16 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rotor-project/rotor/internal/access"
+	"github.com/rotor-project/rotor/internal/apiretry"
 	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/rollout"
 )
 
-// checkAccess runs the pre-flight permission check; a *access.Problem comes back as
-// is (explain adds the hint), anything else as an error.
-func checkAccess(ctx context.Context, client kubernetes.Interface, wants []access.Want) error {
-	return access.Check(ctx, client.AuthorizationV1(), wants)
+// checkAccess runs the pre-flight permission check, retrying what the API server
+// failed to answer for a passing reason; a *access.Problem comes back as is (explain
+// adds the hint).
+func checkAccess(ctx context.Context, f *factory, client kubernetes.Interface, wants []access.Want) error {
+	return access.Checker{Client: client.AuthorizationV1(), Retry: apiretry.Policy{Clock: f.Clock}}.Check(ctx, wants)
 }
 
 func isAccessProblem(err error) bool {

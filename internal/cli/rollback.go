@@ -140,7 +140,7 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 		}
 		if o.DryRun.strategy != dryRunClient {
 			plan := &rollout.Plan{Family: o.Family, Items: itemsOf(rb)}
-			if err := checkAccess(ctx, r.eng.Clients.Typed, rotationWants(plan, false)); err != nil {
+			if err := checkAccess(ctx, o.f, r.eng.Clients.Typed, rotationWants(plan, false)); err != nil {
 				return err
 			}
 		}

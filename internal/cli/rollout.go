@@ -208,7 +208,7 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 	}
 	if o.DryRun.strategy != dryRunClient {
 		// Every write and watch the rotation will make, asked before any change.
-		if err := checkAccess(ctx, r.eng.Clients.Typed, rotationWants(plan, o.Strategy == "bluegreen")); err != nil {
+		if err := checkAccess(ctx, o.f, r.eng.Clients.Typed, rotationWants(plan, o.Strategy == "bluegreen")); err != nil {
 			return err
 		}
 	}

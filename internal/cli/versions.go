@@ -165,7 +165,7 @@ func (o *VersionsOptions) adopt(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkAccess(ctx, client, []access.Want{{Verb: "patch", Resource: "secrets", Namespace: o.namespace, Name: o.Adopt, Why: "adopt " + o.Adopt}}); err != nil {
+	if err := checkAccess(ctx, o.f, client, []access.Want{{Verb: "patch", Resource: "secrets", Namespace: o.namespace, Name: o.Adopt, Why: "adopt " + o.Adopt}}); err != nil {
 		return err
 	}
 	if o.DryRun.strategy == dryRunNone && !o.Yes {

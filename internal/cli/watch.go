@@ -239,7 +239,7 @@ func (o *WatchOptions) preflight(ctx context.Context, client kubernetes.Interfac
 		}
 		wants = append(wants, rotationWants(plan, false)...)
 	}
-	return checkAccess(ctx, client, wants)
+	return checkAccess(ctx, o.f, client, wants)
 }
 
 // latestVersion is the newest version rotor trusts, read from metadata alone.
