@@ -147,6 +147,7 @@ type hint struct {
 var hints = []hint{
 	{isAccessProblem, "hint: deploy/rbac holds a ClusterRole per use (rotor-reader, rotor-rotator, rotor-cleaner, rotor-adopter); a cluster admin can bind the one you need in the namespace with a RoleBinding, or grant the missing verbs."},
 	{isUntrustedTarget, "hint: check the Secret, then make it a version rotor trusts with: versions FAMILY --adopt NAME -n NAMESPACE (or create a new version with create)."},
+	{isManagedRefusal, "hint: to re-point consumers Argo CD, Flux or Helm manage live anyway (their owner will revert it unless its source changes), pass --allow-drift."},
 	{isPlanError, "hint: name the version with --to VERSION (or latest); choose the consumers with -n/-A, -l SELECTOR and --workload KIND/NAME."},
 	{isForbidden, "hint: your user lacks a permission this command needs; `kubectl auth can-i --list -n NAMESPACE` shows what you may do, and a cluster admin can grant the missing verb with a Role and RoleBinding."},
 	{isUnreachable, "hint: the cluster did not answer; check --kubeconfig and --context, or that the API server is up."},
@@ -162,6 +163,11 @@ func usageErrorf(format string, a ...any) error { return usageError{fmt.Sprintf(
 func isUntrustedTarget(err error) bool {
 	var pe *rollout.PlanError
 	return errors.As(err, &pe) && pe.Untrusted
+}
+
+func isManagedRefusal(err error) bool {
+	var pe *rollout.PlanError
+	return errors.As(err, &pe) && pe.Managed
 }
 
 func isPlanError(err error) bool {

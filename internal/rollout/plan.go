@@ -165,6 +165,9 @@ type PlanError struct {
 	// Untrusted is set when a target is a Secret rotor neither created nor adopted: the
 	// caller can say how to adopt one.
 	Untrusted bool
+	// Managed is set when a consumer another tool manages is among the reasons: the
+	// caller may say how to allow the drift.
+	Managed bool
 }
 
 func (e *PlanError) Error() string {
@@ -207,6 +210,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 	var problems []string
 	targets := map[string]*TargetInfo{} // namespace/name → target (nil: missing)
 	untrusted := false
+	managed := false
 	for _, c := range consumers {
 		to := req.To
 		if c.Immutable {
@@ -286,7 +290,8 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		if o := item.Consumer.ManagedBy; o != nil && !item.Skip && len(item.Changes) > 0 {
 			if !req.AllowDrift {
 				problems = append(problems, fmt.Sprintf("%s in namespace %q is managed by %s: %s",
-					c.Target, c.Namespace, o, o.Remedy("--allow-drift")))
+					c.Target, c.Namespace, o, o.Remedy()))
+				managed = true
 				continue
 			}
 			item.Drift = o.String()
@@ -303,7 +308,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		plan.Items = append(plan.Items, item)
 	}
 	if len(problems) > 0 {
-		return nil, &PlanError{Problems: problems, Untrusted: untrusted}
+		return nil, &PlanError{Problems: problems, Untrusted: untrusted, Managed: managed}
 	}
 	sort.SliceStable(plan.Items, func(i, j int) bool {
 		a, b := plan.Items[i].Consumer, plan.Items[j].Consumer
