@@ -11,7 +11,19 @@ GOLANGCI_VERSION := v2.15.0
 GOLANGCI_LINT := $(CACHE_DIR)/tools/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint
 LOCALCLUSTER  := bin/localcluster
 CLUSTER_DIR   := .localcluster
-FUZZTIME      ?= 10s
+FUZZTIME      ?= 5s
+# The fuzz targets `make fuzz` (and so `make test`) runs, as package-directory:FuzzName.
+# Each has a committed seed corpus in its package's testdata/fuzz/FuzzName. Add new
+# targets here.
+FUZZ_TARGETS  := \
+	internal/family:FuzzParse \
+	internal/retention:FuzzParseDuration \
+	internal/secretdata:FuzzParseLiteral \
+	internal/secretdata:FuzzParseEnvFile \
+	internal/refs:FuzzReadManifest \
+	internal/analysis:FuzzParse \
+	internal/config:FuzzConfigParse \
+	internal/gitops:FuzzSetRewrite
 MODULES       := . hack/localcluster test/helmfixture
 # Addons the test suite uses (built before any test runs; each started once per run).
 TEST_ADDONS   := argo-rollouts,external-secrets,flux
@@ -77,10 +89,12 @@ generate: ## Regenerate the deep copies of api/v1alpha1 (controller-gen from the
 	$(GO) run $(CONTROLLER_GEN) object paths=./api/...
 
 .PHONY: fuzz
-fuzz: ## Fuzz the parsers briefly: version names, rotor.yaml, the manifest rewriter
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/family
-	$(GO) test -run '^$$' -fuzz '^FuzzConfigParse$$' -fuzztime $(FUZZTIME) ./internal/config
-	$(GO) test -run '^$$' -fuzz '^FuzzSetRewrite$$' -fuzztime $(FUZZTIME) ./internal/gitops
+fuzz: ## Fuzz every parser of user input briefly (FUZZ_TARGETS, FUZZTIME each)
+	@for target in $(FUZZ_TARGETS); do \
+		pkg=$${target%%:*}; name=$${target##*:}; \
+		echo "fuzz: $$name in ./$$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## gofmt, go vet and golangci-lint over both modules

@@ -138,13 +138,12 @@ func checkURL(field, raw string) error {
 	return nil
 }
 
-// redactURL keeps a URL's scheme, host and path: user info and query strings may hold
+// redactURL keeps a URL's scheme and host: user info, paths and query strings may hold
 // credentials and are never printed.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable URL)"
 	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return u.String()
+	return u.Scheme + "://" + u.Host
 }

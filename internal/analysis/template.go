@@ -9,18 +9,19 @@
 package analysis
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"sigs.k8s.io/yaml"
+
+	"github.com/rotor-project/rotor/internal/boundedyaml"
 )
 
 // Template is a loaded analysis definition with every {{args.NAME}} filled in.
@@ -113,14 +114,22 @@ type document struct {
 }
 
 // Load reads an analysis definition from path and fills {{args.NAME}} from args (which
-// take precedence over defaults declared in spec.args).
-func Load(path string, args map[string]string) (*Template, error) {
-	b, err := os.ReadFile(path)
+// take precedence over defaults declared in spec.args). The file is read through the
+// bounded reader: at most 1 MiB, no alias cycles or fan-out.
+func Load(ctx context.Context, path string, args map[string]string) (*Template, error) {
+	b, err := boundedyaml.ReadFile(ctx, path, boundedyaml.Defaults)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the analysis file: %w", err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("analysis file %w", err)
 	}
-	t, err := Parse(b, args)
+	t, err := parse(path, b, args)
 	if err != nil {
+		var be *boundedyaml.Error
+		if errors.As(err, &be) {
+			return nil, fmt.Errorf("analysis file %w", err)
+		}
 		return nil, fmt.Errorf("analysis file %s: %w", path, err)
 	}
 	t.Source = path
@@ -129,8 +138,16 @@ func Load(path string, args map[string]string) (*Template, error) {
 
 // Parse reads an analysis definition from YAML or JSON and fills its arguments.
 func Parse(data []byte, args map[string]string) (*Template, error) {
+	return parse("the analysis", data, args)
+}
+
+func parse(name string, data []byte, args map[string]string) (*Template, error) {
 	var doc document
-	if err := yaml.UnmarshalStrict(data, &doc); err != nil {
+	if err := boundedyaml.UnmarshalStrict(name, data, boundedyaml.Defaults, &doc); err != nil {
+		var be *boundedyaml.Error
+		if errors.As(err, &be) && be.Err == nil {
+			return nil, err // a refusal of size or shape
+		}
 		return nil, fmt.Errorf("%w (the file must be an AnalysisTemplate: spec.metrics[] in Argo Rollouts' schema)", err)
 	}
 	s, err := doc.spec()

@@ -170,7 +170,7 @@ func TestMergeArgs(t *testing.T) {
 			map[string]string{"service": "api", "family": "auth", "version": "auth-20250101000000", "namespace": "pay"}, ""},
 		{"a user arg repeating a fact with the same value is fine", map[string]string{"family": "auth"},
 			map[string]string{"family": "auth", "version": "auth-20250101000000", "namespace": "pay"}, ""},
-		{"a user arg contradicting a fact is refused", map[string]string{"namespace": "prod"}, nil, "conflicts with the rotation's namespace"},
+		{"a user arg contradicting a fact is refused, its value not quoted", map[string]string{"namespace": "CANARY-prod"}, nil, "conflicts with the rotation's namespace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,6 +178,9 @@ func TestMergeArgs(t *testing.T) {
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "CANARY") {
+					t.Fatalf("the error quotes a value: %v", err)
 				}
 				return
 			}
@@ -203,7 +206,8 @@ func TestParseArgs(t *testing.T) {
 		wantErr string
 	}{
 		{"NAME=VALUE pairs are read, and a value may contain '='", []string{"a=1", "q=x=y"}, ""},
-		{"a pair without '=' is refused", []string{"a"}, "write it as NAME=VALUE"},
+		{"a pair without '=' is refused by position, not quoted", []string{"a=1", "CANARY-token"}, "--arg #2 has no NAME= part"},
+		{"a pair whose name is not a name is refused by position", []string{"CANARY+token/x==padding=1"}, "--arg #1: the name is not valid"},
 		{"the same name twice is refused", []string{"a=1", "a=2"}, "given twice"},
 	}
 	for _, tt := range tests {
@@ -212,6 +216,9 @@ func TestParseArgs(t *testing.T) {
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "CANARY") {
+					t.Fatalf("the error quotes a value: %v", err)
 				}
 				return
 			}

@@ -37,6 +37,7 @@ import (
 	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/refs"
 	"github.com/rotor-project/rotor/internal/retention"
+	"github.com/rotor-project/rotor/internal/versions"
 )
 
 // Journal lists and deletes rotation journals: journal.Store satisfies it.
@@ -84,6 +85,8 @@ type Item struct {
 	// UID and ResourceVersion are the Secret as listed: the delete preconditions.
 	UID             types.UID
 	ResourceVersion string
+	// Trust says whether rotor created or adopted it; only those are ever deleted.
+	Trust versions.Trust
 	// ClockStart, ClockSource and EligibleAt are its retention clock.
 	ClockStart  time.Time
 	ClockSource retention.ClockSource
@@ -93,10 +96,22 @@ type Item struct {
 	Decision retention.Decision
 	// ExternalSecret is the ExternalSecret that created the version, deleted with it.
 	ExternalSecret *Owner
+	// Hook is what became of the on-delete hook after a delete: HookRan, HookFailed,
+	// or "" when none ran.
+	Hook HookResult
 	// Notes are what happened beyond the outcome (a reference that appeared after the
-	// plan, a failed delete, the --on-delete hook's result).
+	// plan, a failed delete, the on-delete hook's result).
 	Notes []string
 }
+
+// HookResult is the fate of the on-delete hook for one deleted version.
+type HookResult string
+
+// Hook results.
+const (
+	HookRan    HookResult = "ran"
+	HookFailed HookResult = "failed"
+)
 
 // Owner is an owning object, named as in an ownerReference.
 type Owner struct {

@@ -2,17 +2,15 @@ package cleanup
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/rotor-project/rotor/internal/access"
 	"github.com/rotor-project/rotor/internal/retention"
 )
 
@@ -22,13 +20,15 @@ type ExecuteOptions struct {
 	// admits it without storing anything.
 	DryRunServer bool
 	// OnDeleted is called after each version is deleted (never in a dry run). Its
-	// error is noted on the item and ends the run with an error after the loop.
+	// error is noted on the item (which stays deleted) and ends the run with a
+	// *HookError after the loop.
 	OnDeleted func(ctx context.Context, it *Item) error
 }
 
 // Execute deletes the versions the plan marks for deletion and sets their outcomes.
-// It returns an error when the caller may not delete them (before anything is
-// deleted), or when some deletes or hooks failed (after the rest are done).
+// It returns an *access.Problem when the caller may not delete them (before anything
+// is deleted), an error when some deletes failed (after the rest are done), or a
+// *HookError when every delete was done and only the on-delete hook failed for some.
 func (c *Cleaner) Execute(ctx context.Context, plan *Plan, opts ExecuteOptions) error {
 	idx := plan.ToDelete()
 	if len(idx) == 0 {
@@ -71,13 +71,16 @@ func (c *Cleaner) Execute(ctx context.Context, plan *Plan, opts ExecuteOptions) 
 		return err
 	}
 	var failed []string
+	var hookFailed []*Item
 	for k, it := range deleting {
 		if it.Outcome == retention.Deleted && opts.OnDeleted != nil && !opts.DryRunServer {
 			if err := opts.OnDeleted(ctx, it); err != nil {
-				failures[k] = strings.TrimPrefix(failures[k]+"; --on-delete: "+err.Error(), "; ")
-				it.Notes = append(it.Notes, "--on-delete failed: "+err.Error())
+				it.Hook = HookFailed
+				it.Notes = append(it.Notes, "deleted, but the on-delete hook failed ("+err.Error()+"): run it again for this version")
+				hookFailed = append(hookFailed, it)
 			} else {
-				it.Notes = append(it.Notes, "--on-delete ran")
+				it.Hook = HookRan
+				it.Notes = append(it.Notes, "the on-delete hook ran")
 			}
 		}
 		if failures[k] != "" {
@@ -87,7 +90,25 @@ func (c *Cleaner) Execute(ctx context.Context, plan *Plan, opts ExecuteOptions) 
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d deletions did not complete:\n  %s", len(failed), len(idx), strings.Join(failed, "\n  "))
 	}
+	if len(hookFailed) > 0 {
+		return &HookError{Items: hookFailed}
+	}
 	return nil
+}
+
+// HookError says that versions were deleted as planned, and the on-delete hook failed
+// for some of them.
+type HookError struct {
+	Items []*Item
+}
+
+func (e *HookError) Error() string {
+	names := make([]string, 0, len(e.Items))
+	for _, it := range e.Items {
+		names = append(names, it.Namespace+"/"+it.Name)
+	}
+	return fmt.Sprintf("the on-delete hook failed for %d deleted version(s): %s. The Secrets ARE deleted; only the hook's work (e.g. the remote copy) is left: run the hook again for each, with ROTOR_FAMILY, ROTOR_VERSION, ROTOR_VERSION_TIMESTAMP and ROTOR_NAMESPACE set as the report shows",
+		len(e.Items), strings.Join(names, ", "))
 }
 
 // deleteConcurrency bounds the deletes (and permission checks) in flight.
@@ -180,83 +201,18 @@ func (c *Cleaner) CheckPermissions(ctx context.Context, plan *Plan) error {
 // Secret (and ExternalSecret) planned for deletion, so a missing permission stops the
 // run before the first delete rather than half way.
 func (c *Cleaner) checkPermissions(ctx context.Context, plan *Plan, idx []int) error {
-	type check struct{ ns, verb, group, resource string }
-	needed := map[check][]string{}
+	var wants []access.Want
 	for _, i := range idx {
 		it := plan.Items[i]
-		k := check{it.Namespace, "delete", "", "secrets"}
-		needed[k] = append(needed[k], it.Name)
+		wants = append(wants, access.Want{Verb: "delete", Resource: "secrets", Namespace: it.Namespace, Why: "delete " + it.Name})
 		if es := it.ExternalSecret; es != nil {
 			gv, _ := schema.ParseGroupVersion(es.APIVersion)
-			k := check{it.Namespace, "delete", gv.Group, "externalsecrets"}
-			needed[k] = append(needed[k], it.Name)
+			wants = append(wants, access.Want{Verb: "delete", Group: gv.Group, Resource: "externalsecrets", Namespace: it.Namespace, Why: "delete " + it.Name + "'s ExternalSecret " + es.Name})
 		}
 	}
 	// The family's lock (a Lease) is taken in every namespace that changes.
-	locks := map[check][]string{}
 	for _, i := range idx {
-		it := plan.Items[i]
-		k := check{it.Namespace, "create", "coordination.k8s.io", "leases"}
-		locks[k] = []string{"the family's lock"}
+		wants = append(wants, access.Want{Verb: "create", Group: "coordination.k8s.io", Resource: "leases", Namespace: plan.Items[i].Namespace, Why: "take the family's lock"})
 	}
-	for k, v := range locks {
-		needed[k] = v
-	}
-	checks := make([]check, 0, len(needed))
-	for k := range needed {
-		checks = append(checks, k)
-	}
-	var (
-		mu      sync.Mutex
-		denied  []string
-		callErr error
-	)
-	inParallel(len(checks), deleteConcurrency, func(i int) {
-		k := checks[i]
-		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: k.ns, Verb: k.verb, Group: k.group, Resource: k.resource},
-		}}
-		got, err := c.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			callErr = err
-			return
-		}
-		if !got.Status.Allowed {
-			what := k.resource
-			if k.group != "" {
-				what += "." + k.group
-			}
-			denied = append(denied, fmt.Sprintf("%s %s in namespace %q (needed for %s)", k.verb, what, k.ns, strings.Join(needed[k], ", ")))
-		}
-	})
-	if callErr != nil {
-		return fmt.Errorf("cannot check your permissions before deleting (nothing was deleted): %w", callErr)
-	}
-	if len(denied) > 0 {
-		// Deletes first, then the lock: what the user asked for leads the message.
-		sort.SliceStable(denied, func(i, j int) bool {
-			li, lj := strings.HasPrefix(denied[i], "create leases"), strings.HasPrefix(denied[j], "create leases")
-			if li != lj {
-				return lj
-			}
-			return denied[i] < denied[j]
-		})
-		return &PermissionError{Denied: denied}
-	}
-	return nil
-}
-
-// PermissionError says which permissions a cleanup lacks; nothing was deleted.
-type PermissionError struct{ Denied []string }
-
-func (e *PermissionError) Error() string {
-	return "you may not " + strings.Join(e.Denied, "; ") + ". Nothing was deleted. Ask a cluster admin for these verbs (a Role and RoleBinding), or run with --dry-run to see the plan"
-}
-
-// IsPermissionError reports whether err is a PermissionError.
-func IsPermissionError(err error) bool {
-	var pe *PermissionError
-	return errors.As(err, &pe)
+	return access.Check(ctx, c.Client.AuthorizationV1(), wants)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/refs"
 	"github.com/rotor-project/rotor/internal/retention"
+	"github.com/rotor-project/rotor/internal/versions"
 )
 
 var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
@@ -33,7 +34,7 @@ func (c *Cleaner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		return nil, fmt.Errorf("--keep is %d: give 0 or more newest versions to always keep", req.Policy.Keep)
 	}
 	now := c.Clock.Now()
-	versions, err := c.listVersions(ctx, req)
+	listedVersions, err := c.listVersions(ctx, req, now)
 	if err != nil {
 		return nil, err
 	}
@@ -44,8 +45,8 @@ func (c *Cleaner) Plan(ctx context.Context, req Request) (*Plan, error) {
 	replaced := replacedAt(records)
 	byKey := map[string]*listed{}
 	var pv []retention.Version
-	for i := range versions {
-		v := &versions[i]
+	for i := range listedVersions {
+		v := &listedVersions[i]
 		if t, ok := replaced[key(v.item.Namespace, v.item.Name)]; ok {
 			v.policy.ReplacedAt = &t
 		}
@@ -58,6 +59,12 @@ func (c *Cleaner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		it := byKey[key(s.Version.Namespace, s.Version.Name)].item
 		it.ClockStart, it.ClockSource, it.EligibleAt = s.ClockStart, s.ClockSource, s.EligibleAt
 		it.Outcome = s.Outcome
+		switch {
+		case s.Outcome == retention.KeptUntrusted && it.Trust.Trusted():
+			it.Notes = append(it.Notes, fmt.Sprintf("its name lies in the future (beyond %s of now or of its creation)", versions.MaxSkew))
+		case s.Outcome == retention.KeptUntrusted:
+			it.Notes = append(it.Notes, "rotor neither created nor adopted it (no rotor labels); cleanup never deletes such a Secret")
+		}
 		if s.Candidate {
 			candidates = append(candidates, len(plan.Items))
 		}
@@ -101,7 +108,7 @@ func (c *Cleaner) scan(ctx context.Context, req Request, plan *Plan, idx []int) 
 // listVersions lists the family's versions (metadata only: no values cross the wire).
 // The unversioned Secret and names that are not versions of the family are skipped:
 // cleanup never touches them.
-func (c *Cleaner) listVersions(ctx context.Context, req Request) ([]listed, error) {
+func (c *Cleaner) listVersions(ctx context.Context, req Request, now time.Time) ([]listed, error) {
 	var out []listed
 	opts := metav1.ListOptions{Limit: c.pageSize()}
 	for {
@@ -118,14 +125,16 @@ func (c *Cleaner) listVersions(ctx context.Context, req Request) ([]listed, erro
 			if !ok {
 				continue
 			}
-			it := Item{Namespace: s.Namespace, Name: s.Name, Version: v, UID: s.UID, ResourceVersion: s.ResourceVersion}
+			it := Item{Namespace: s.Namespace, Name: s.Name, Version: v, UID: s.UID, ResourceVersion: s.ResourceVersion,
+				Trust: versions.TrustOf(v, s.Labels, s.Annotations)}
+			untrusted := !it.Trust.Trusted() || versions.FutureDated(v, s.CreationTimestamp.UTC(), now)
 			for _, o := range s.OwnerReferences {
 				if o.Kind == "ExternalSecret" && strings.HasPrefix(o.APIVersion, "external-secrets.io/") {
 					it.ExternalSecret = &Owner{APIVersion: o.APIVersion, Kind: o.Kind, Name: o.Name, UID: o.UID}
 				}
 			}
 			out = append(out, listed{item: it, policy: retention.Version{
-				Namespace: s.Namespace, Name: s.Name, Time: v.Time, CreationTimestamp: s.CreationTimestamp.UTC(),
+				Namespace: s.Namespace, Name: s.Name, Time: v.Time, CreationTimestamp: s.CreationTimestamp.UTC(), Untrusted: untrusted,
 			}})
 		}
 		if page.Continue == "" {

@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"sort"
@@ -143,6 +141,9 @@ func (o *CleanupOptions) Validate() error {
 	if err != nil {
 		return usageErrorf("--retain: %v", err)
 	}
+	if err := checkDuration("--retain", retain, 0, maxRetain, false); err != nil {
+		return err
+	}
 	jr, err := retention.ParseDuration(o.JournalRetain)
 	if err != nil {
 		return usageErrorf("--journal-retain: %v", err)
@@ -152,6 +153,9 @@ func (o *CleanupOptions) Validate() error {
 	}
 	if err := lock.ValidateDuration(o.LeaseDuration); err != nil {
 		return usageErrorf("--lease-duration %s: must be between %s and %s", o.LeaseDuration, lock.MinDuration, lock.MaxDuration)
+	}
+	if err := checkDuration("--journal-retain", jr, 0, maxRetain, false); err != nil {
+		return err
 	}
 	o.journals = cleanup.JournalPolicy{Retain: jr, Keep: o.JournalKeep}
 	if o.Keep < 0 {
@@ -165,8 +169,8 @@ func (o *CleanupOptions) Validate() error {
 			return usageErrorf("--path %s: %v (give an existing file or directory of manifests)", p, err)
 		}
 	}
-	if o.DryRun.strategy == dryRunNone && !o.Yes && !o.f.IsTerminal(o.streams.In) {
-		return usageErrorf("cleanup deletes Secrets and there is no terminal to confirm on: pass --yes to delete, or --dry-run to only see the plan")
+	if err := requireConsent(o.f, o.streams, o.Yes, o.DryRun.strategy, "cleanup deletes Secrets"); err != nil {
+		return err
 	}
 	o.policy = retention.Policy{Retain: retain, Keep: o.Keep, AllowBreakingUndo: o.AllowBreakingUndo}
 	return nil
@@ -216,7 +220,7 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 		if err := printCleanupTable(o.streams.ErrOut, plan, o.AllNamespaces, dryRunNone, "PLAN"); err != nil {
 			return err
 		}
-		ok, err := o.confirm(toDelete)
+		ok, err := confirmCtx(ctx, o.streams.In, o.streams.ErrOut, fmt.Sprintf("Delete %d version(s)? A reference check runs again just before each delete.", toDelete))
 		if err != nil {
 			return err
 		}
@@ -242,7 +246,7 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 		DryRunServer: o.DryRun.strategy == dryRunServer,
 		OnDeleted:    o.hook(),
 	})
-	if cleanup.IsPermissionError(execErr) {
+	if isAccessProblem(execErr) {
 		return execErr
 	}
 	if execErr == nil && o.DryRun.strategy == dryRunNone {
@@ -258,6 +262,15 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 	}
 	if o.DryRun.strategy == dryRunServer {
 		fmt.Fprintln(o.streams.ErrOut, "dry run (server): the API server admitted the deletes; nothing was deleted")
+	}
+	var hookErr *cleanup.HookError
+	if errors.As(execErr, &hookErr) {
+		names := make([]string, 0, len(hookErr.Items))
+		for _, it := range hookErr.Items {
+			names = append(names, it.Namespace+"/"+it.Name)
+		}
+		return fmt.Errorf("deleted as planned, but --on-delete failed for %d deleted version(s): %s. The Secrets ARE gone; only the hook's own work (such as a remote copy) is left undone: run your command again for each, with ROTOR_FAMILY=%s, ROTOR_VERSION, ROTOR_VERSION_TIMESTAMP and ROTOR_NAMESPACE set",
+			len(names), strings.Join(names, ", "), o.Family)
 	}
 	if execErr != nil {
 		return execErr
@@ -293,26 +306,10 @@ func (o *CleanupOptions) where() string {
 	return fmt.Sprintf("namespace %q", o.namespace)
 }
 
-// confirm asks y/N on the terminal; anything but y or yes is no.
-func (o *CleanupOptions) confirm(n int) (bool, error) {
-	fmt.Fprintf(o.streams.ErrOut, "Delete %d version(s)? A reference check runs again just before each delete. [y/N]: ", n)
-	line, err := bufio.NewReader(o.streams.In).ReadString('\n')
-	if err != nil && line == "" {
-		if errors.Is(err, io.EOF) {
-			return false, nil
-		}
-		return false, err
-	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
-	case "y", "yes":
-		return true, nil
-	}
-	return false, nil
-}
-
 // hook returns the --on-delete runner: a shell command per deleted version whose
 // output goes to stderr (stdout carries the report). The environment names the
-// version; no value is ever passed.
+// version; no value is ever passed. The command itself is never repeated in a message
+// or the report: it may carry a token.
 func (o *CleanupOptions) hook() func(context.Context, *cleanup.Item) error {
 	if o.OnDelete == "" {
 		return nil
@@ -328,7 +325,14 @@ func (o *CleanupOptions) hook() func(context.Context, *cleanup.Item) error {
 		cmd.Stdout, cmd.Stderr = o.streams.ErrOut, o.streams.ErrOut
 		cmd.WaitDelay = 5 * time.Second
 		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%q for %s/%s: %w", o.OnDelete, it.Namespace, it.Name, err)
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				return fmt.Errorf("--on-delete exited with %s", exit.ProcessState)
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("--on-delete was stopped: %w", ctx.Err())
+			}
+			return errors.New("--on-delete could not be started")
 		}
 		return nil
 	}
@@ -344,7 +348,9 @@ func (o *CleanupOptions) print(plan *cleanup.Plan) error {
 func cleanupCandidates(plan *cleanup.Plan) int {
 	n := 0
 	for _, it := range plan.Items {
-		if it.Outcome != retention.KeptNewest && it.Outcome != retention.KeptRetention {
+		switch it.Outcome {
+		case retention.KeptNewest, retention.KeptRetention, retention.KeptUntrusted, retention.KeptRotation:
+		default:
 			n++
 		}
 	}

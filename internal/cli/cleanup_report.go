@@ -49,7 +49,11 @@ func cleanupDetails(plan *cleanup.Plan, it cleanup.Item) string {
 	var parts []string
 	switch it.Outcome {
 	case retention.KeptNewest:
-		parts = append(parts, fmt.Sprintf("one of the %d newest", plan.Request.Policy.Keep))
+		if k := plan.Request.Policy.Keep; k > 1 {
+			parts = append(parts, fmt.Sprintf("one of the %d newest", k))
+		} else {
+			parts = append(parts, "the newest")
+		}
 	case retention.KeptRetention:
 		parts = append(parts, fmt.Sprintf("retained until %s (--retain %s)", cleanupStamp(it.EligibleAt), retention.FormatDuration(plan.Request.Policy.Retain)))
 	case retention.KeptUnverified:
@@ -164,7 +168,12 @@ type CleanupReportItem struct {
 	Finished       []retention.Reference `json:"finished"`
 	HeldUntil      string                `json:"heldUntil,omitempty"`
 	ExternalSecret *cleanup.Owner        `json:"externalSecret,omitempty"`
-	Notes          []string              `json:"notes"`
+	// Trust is "created" or "adopted" for versions rotor may delete, "none" for
+	// look-alikes (kept: untrusted).
+	Trust string `json:"trust"`
+	// Hook is "ran" or "failed" after a delete with --on-delete, "" otherwise.
+	Hook  string   `json:"hook,omitempty"`
+	Notes []string `json:"notes"`
 }
 
 // CleanupCronJob is a CronJob that holds a version.
@@ -203,6 +212,7 @@ func newCleanupReport(plan *cleanup.Plan, dry dryRunStrategy) CleanupReport {
 			ClockSource: string(it.ClockSource), ClockStart: cleanupStamp(it.ClockStart), EligibleAt: cleanupStamp(it.EligibleAt),
 			References: cleanupRefs(d.Live), Manifests: cleanupRefs(d.Manifests), RollbackTargets: cleanupRefs(d.RollbackTargets),
 			CronJobs: []CleanupCronJob{}, Finished: cleanupRefs(d.Finished), ExternalSecret: it.ExternalSecret, Notes: it.Notes,
+			Trust: string(it.Trust), Hook: string(it.Hook),
 		}
 		for _, c := range d.Cron {
 			cj := CleanupCronJob{Name: c.CronJob.Name, Schedule: c.Schedule, TimeZone: c.TimeZone,

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -141,16 +142,23 @@ func (o *CreateOptions) Validate() error {
 
 // Run reads the data, creates the version and prints it.
 func (o *CreateOptions) Run(ctx context.Context) error {
-	data, err := secretdata.Build(o.sources, secretdata.Inputs{
+	stdin := o.streams.In
+	if o.f.IsTerminal(stdin) {
+		// Typed at a terminal: one line, never echoed.
+		tty := &noEchoLine{in: stdin, prompt: o.streams.ErrOut, key: o.StdinKey}
+		defer func() { _ = tty.Close() }()
+		stdin = tty
+	}
+	data, err := secretdata.Build(ctx, o.sources, secretdata.Inputs{
 		FS:    os.DirFS("/"),
-		Stdin: o.streams.In,
+		Stdin: stdin,
 		Abs: func(p string) (string, error) {
 			abs, err := filepath.Abs(p)
 			return strings.TrimPrefix(abs, "/"), err
 		},
 	})
 	if err != nil {
-		return err
+		return sourceError(err)
 	}
 	req := versions.CreateRequest{
 		Namespace: o.namespace,
@@ -185,6 +193,26 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.streams.ErrOut, "dry run (%s): nothing was created\n", o.DryRun.strategy)
 	}
 	return o.print(secret)
+}
+
+// sourceError names the flag of a refused source: "--from-literal #2: ...".
+func sourceError(err error) error {
+	var p *secretdata.Problem
+	if !errors.As(err, &p) {
+		return err
+	}
+	return usageErrorf("%s", p.Format(func(k secretdata.Kind) string {
+		switch k {
+		case secretdata.Literal:
+			return "--from-literal"
+		case secretdata.File:
+			return "--from-file"
+		case secretdata.EnvFile:
+			return "--from-env-file"
+		default:
+			return "--from-stdin"
+		}
+	}))
 }
 
 func (o *CreateOptions) print(s *corev1.Secret) error {

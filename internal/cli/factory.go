@@ -28,16 +28,21 @@ type factory struct {
 	ConfigFlags *genericclioptions.ConfigFlags
 	Clock       clock.Clock
 	IsTerminal  func(any) bool
+	Getenv      func(string) string
 
 	restConfig *rest.Config
 	clients    *kube.Clients
 }
 
 func newFactory(deps Deps) *factory {
+	if deps.Getenv == nil {
+		deps.Getenv = os.Getenv
+	}
 	return &factory{
 		ConfigFlags: genericclioptions.NewConfigFlags(true),
 		Clock:       deps.Clock,
 		IsTerminal:  deps.IsTerminal,
+		Getenv:      deps.Getenv,
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -68,8 +69,11 @@ journal; a rollback that was interrupted is finished.`,
 			if err := o.DryRun.validate(); err != nil {
 				return err
 			}
-			if o.Timeout <= 0 {
-				return usageErrorf("--timeout must be positive")
+			if err := checkDuration("--timeout", o.Timeout, 0, maxTimeout, true); err != nil {
+				return err
+			}
+			if err := requireConsent(f, streams, o.Yes, o.DryRun.strategy, "rollback re-points workloads"); err != nil {
+				return err
 			}
 			return o.Run(cmd.Context())
 		},
@@ -134,6 +138,12 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 			fmt.Fprintln(o.streams.Out, "nothing to do: every consumer in scope already names its rollback target")
 			return nil
 		}
+		if o.DryRun.strategy != dryRunClient {
+			plan := &rollout.Plan{Family: o.Family, Items: itemsOf(rb)}
+			if err := checkAccess(ctx, o.f, r.eng.Clients.Typed, rotationWants(plan, false)); err != nil {
+				return err
+			}
+		}
 	}
 	if o.DryRun.strategy != dryRunNone {
 		if rb != nil && o.DryRun.strategy == dryRunServer {
@@ -142,8 +152,14 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 		fmt.Fprintln(o.streams.ErrOut, "dry run: nothing was changed")
 		return nil
 	}
-	if !o.Yes && o.f.IsTerminal(o.streams.In) && !confirm(o.streams.In, o.streams.ErrOut, "Roll back?") {
-		return errors.New("not applied: declined")
+	if !o.Yes {
+		ok, err := confirmCtx(ctx, o.streams.In, o.streams.ErrOut, "Roll back?")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("not applied: declined")
+		}
 	}
 	lk, err := r.lockAll(ctx, o.Family, []string{ns})
 	if err != nil {
@@ -287,9 +303,11 @@ func (o *RollbackOptions) preflight(ctx context.Context, r *runner, rb *v1alpha1
 			continue
 		}
 		seen[c.To] = true
-		_, err := r.eng.Clients.Metadata.Resource(secretsResource).Namespace(rb.Namespace).Get(ctx, c.To, metav1.GetOptions{})
+		// A list by name, not a get: no permission to read Secret values is needed.
+		l, err := r.eng.Clients.Metadata.Resource(secretsResource).Namespace(rb.Namespace).List(ctx, metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("metadata.name", c.To).String()})
 		switch {
-		case apierrors.IsNotFound(err):
+		case err == nil && len(l.Items) == 0:
 			problems = append(problems, fmt.Sprintf("%s/%s: cannot roll back to %s: it no longer exists in namespace %q (deleted?); choose a version that exists with --to (list them with: versions %s -n %s)",
 				c.Kind, c.Name, c.To, rb.Namespace, o.Family, rb.Namespace))
 		case err != nil:

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/analysis"
+	"github.com/rotor-project/rotor/internal/boundedyaml"
 	"github.com/rotor-project/rotor/internal/engine"
 	"github.com/rotor-project/rotor/internal/gate"
 	"github.com/rotor-project/rotor/internal/lock"
@@ -84,7 +85,7 @@ re-pointed and green is deleted. One rotation per family and namespace runs at a
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeFamilies(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
+			if err := o.Complete(cmd.Context(), args); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
@@ -112,9 +113,9 @@ re-pointed and green is deleted. One rotation per family and namespace runs at a
 }
 
 // Complete parses the flags.
-func (o *RolloutOptions) Complete(args []string) error {
+func (o *RolloutOptions) Complete(ctx context.Context, args []string) error {
 	o.Family = args[0]
-	if err := o.Analysis.Complete(); err != nil {
+	if err := o.Analysis.Complete(o.f.Getenv); err != nil {
 		return err
 	}
 	if err := o.Scope.complete(o.f); err != nil {
@@ -122,9 +123,16 @@ func (o *RolloutOptions) Complete(args []string) error {
 	}
 	o.run = fmt.Sprintf("%s-%d", o.f.Clock.Now().UTC().Format("20060102150405"), os.Getpid())
 	if o.Analysis.File != "" {
-		b, err := os.ReadFile(o.Analysis.File)
+		// Read through the bounded reader: at most 1 MiB, no alias cycles or fan-out.
+		b, err := boundedyaml.ReadFile(ctx, o.Analysis.File, boundedyaml.Defaults)
+		if err == nil {
+			_, err = boundedyaml.Decode(o.Analysis.File, b, boundedyaml.Defaults)
+		}
 		if err != nil {
-			return usageErrorf("--analysis: cannot read the analysis file: %v", err)
+			if ctx.Err() != nil {
+				return err
+			}
+			return usageErrorf("analysis file %v", err)
 		}
 		if o.analysisJSON, err = yaml.YAMLToJSON(b); err != nil {
 			return usageErrorf("--analysis %s: %v (the file must be an AnalysisTemplate in YAML or JSON)", o.Analysis.File, err)
@@ -159,8 +167,19 @@ func (o *RolloutOptions) Validate() error {
 	default:
 		return usageErrorf("unknown --strategy %q: use rolling or bluegreen", o.Strategy)
 	}
-	if o.Timeout <= 0 {
-		return usageErrorf("--timeout must be positive")
+	for _, d := range []struct {
+		flag     string
+		v        time.Duration
+		hi       time.Duration
+		positive bool
+	}{
+		{"--timeout", o.Timeout, maxTimeout, true},
+		{"--pause", o.Pause, maxPause, false},
+		{"--analysis-duration", o.AnalysisDuration, maxAnalysisDuration, false},
+	} {
+		if err := checkDuration(d.flag, d.v, 0, d.hi, d.positive); err != nil {
+			return err
+		}
 	}
 	if o.RollbackScope != "all" && o.RollbackScope != "failed" {
 		return usageErrorf("unknown --rollback-scope %q: use all or failed", o.RollbackScope)
@@ -168,7 +187,7 @@ func (o *RolloutOptions) Validate() error {
 	if o.AnalysisDuration != 0 && o.Analysis.File == "" {
 		return usageErrorf("--analysis-duration needs --analysis FILE")
 	}
-	return nil
+	return requireConsent(o.f, o.streams, o.Yes, o.DryRun.strategy, "rollout re-points workloads")
 }
 
 // Run plans, shows the plan, asks, applies and reports.
@@ -186,6 +205,12 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 	}
 	if err := printPlan(o.streams.Out, plan); err != nil {
 		return err
+	}
+	if o.DryRun.strategy != dryRunClient {
+		// Every write and watch the rotation will make, asked before any change.
+		if err := checkAccess(ctx, o.f, r.eng.Clients.Typed, rotationWants(plan, o.Strategy == "bluegreen")); err != nil {
+			return err
+		}
 	}
 	if o.DryRun.strategy != dryRunNone {
 		return r.dryRun(ctx, plan, o.DryRun.strategy)
@@ -218,8 +243,14 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 		rots = append(rots, rot)
 	}
 	active := len(plan.Active()) > 0
-	if active && !o.Yes && o.f.IsTerminal(o.streams.In) && !confirm(o.streams.In, o.streams.ErrOut, "Apply this rotation?") {
-		return errors.New("not applied: declined")
+	if active && !o.Yes {
+		ok, err := confirmCtx(ctx, o.streams.In, o.streams.ErrOut, "Apply this rotation?")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("not applied: declined")
+		}
 	}
 	lk, err := r.lockAll(ctx, o.Family, plan.Namespaces())
 	if err != nil {
@@ -369,7 +400,7 @@ func (o *RolloutOptions) spec(batch int) v1alpha1.RotationSpec {
 // validateAnalysis loads --analysis with the batch's facts and evaluates every query
 // once.
 func (o *RolloutOptions) validateAnalysis(ctx context.Context, rot *v1alpha1.SecretRotation) error {
-	if _, err := o.Analysis.Load(analysis.Facts{Family: o.Family, Version: rot.Status.TargetVersion, Namespace: rot.Namespace}); err != nil {
+	if _, err := o.Analysis.Load(ctx, analysis.Facts{Family: o.Family, Version: rot.Status.TargetVersion, Namespace: rot.Namespace}); err != nil {
 		return err
 	}
 	g, err := engine.AnalysisGate(rot, o.Analysis.GateOptions(o.f, nil))

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -28,6 +29,9 @@ type Deps struct {
 	Clock clock.Clock
 	// IsTerminal reports whether a stream is an interactive terminal.
 	IsTerminal func(any) bool
+	// Getenv reads rotor's environment (ROTOR_NOTIFY_URL, --arg-from-env); os.Getenv
+	// when nil.
+	Getenv func(string) string
 }
 
 // Main runs rotor with the real clock and returns the process exit code.
@@ -44,6 +48,9 @@ func Run(ctx context.Context, args []string, streams IOStreams, deps Deps) int {
 	}
 	if deps.IsTerminal == nil {
 		deps.IsTerminal = func(any) bool { return false }
+	}
+	if deps.Getenv == nil {
+		deps.Getenv = os.Getenv
 	}
 	prog := "rotor"
 	if len(args) > 0 {
@@ -97,6 +104,9 @@ The old version stays, so rollback is a change of reference, not a hunt for back
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	f.ConfigFlags.AddFlags(root.PersistentFlags())
+	var logs logFlags
+	logs.add(root)
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return logs.apply(streams.ErrOut) }
 	root.CompletionOptions.HiddenDefaultCmd = false
 
 	root.AddCommand(
@@ -135,6 +145,8 @@ type hint struct {
 }
 
 var hints = []hint{
+	{isAccessProblem, "hint: deploy/rbac holds a ClusterRole per use (rotor-reader, rotor-rotator, rotor-cleaner, rotor-adopter); a cluster admin can bind the one you need in the namespace with a RoleBinding, or grant the missing verbs."},
+	{isUntrustedTarget, "hint: check the Secret, then make it a version rotor trusts with: versions FAMILY --adopt NAME -n NAMESPACE (or create a new version with create)."},
 	{isManagedRefusal, "hint: to re-point consumers Argo CD, Flux or Helm manage live anyway (their owner will revert it unless its source changes), pass --allow-drift."},
 	{isPlanError, "hint: name the version with --to VERSION (or latest); choose the consumers with -n/-A, -l SELECTOR and --workload KIND/NAME."},
 	{isForbidden, "hint: your user lacks a permission this command needs; `kubectl auth can-i --list -n NAMESPACE` shows what you may do, and a cluster admin can grant the missing verb with a Role and RoleBinding."},
@@ -147,6 +159,11 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func usageErrorf(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+func isUntrustedTarget(err error) bool {
+	var pe *rollout.PlanError
+	return errors.As(err, &pe) && pe.Untrusted
+}
 
 func isManagedRefusal(err error) bool {
 	var pe *rollout.PlanError

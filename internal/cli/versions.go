@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +12,9 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/duration"
 
+	"github.com/rotor-project/rotor/internal/access"
+	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/internal/identity"
 	"github.com/rotor-project/rotor/internal/versions"
 )
 
@@ -19,6 +23,10 @@ type VersionsOptions struct {
 	Family        string
 	AllNamespaces bool
 	Output        string
+	// Adopt names a Secret to make a trusted version of the family.
+	Adopt  string
+	Yes    bool
+	DryRun dryRunFlag
 
 	namespace string
 	streams   IOStreams
@@ -29,17 +37,28 @@ type VersionsOptions struct {
 func NewCmdVersions(f *factory, name string, streams IOStreams) *cobra.Command {
 	o := &VersionsOptions{streams: streams, f: f}
 	cmd := &cobra.Command{
-		Use:   "versions FAMILY [-n NAMESPACE | -A] [-o table|wide|json|yaml|name]",
+		Use:   "versions FAMILY [-n NAMESPACE | -A] [-o table|wide|json|yaml|name] [--adopt NAME]",
 		Short: "List the versions of a Secret family, newest first",
 		Long: `List every version of a Secret family, newest first: each Secret named
-FAMILY-YYYYMMDDHHMMSS whose suffix is a valid UTC timestamp, whoever created it, and the
-unversioned Secret named FAMILY if there is one. Key names are shown, never values.
+FAMILY-YYYYMMDDHHMMSS whose suffix is a valid UTC timestamp, and the unversioned Secret
+named FAMILY if there is one. Key names are shown, never values. Only metadata is read
+for versions rotor made or adopted: no permission to read Secret values is needed.
 
-STATE is latest, previous or older per namespace; the unversioned Secret is "unversioned".
+STATE is latest, previous or older per namespace among the versions rotor trusts: those
+it created (labelled app.kubernetes.io/managed-by=rotor and rotor.dev/family) and those
+adopted with --adopt. A Secret that merely fits the name pattern is "untrusted": never
+chosen as latest and never deleted by cleanup. A version whose name lies in the future
+(more than 5 minutes after now or after its own creation) is "future" and never chosen.
+The unversioned Secret is "unversioned".
+
+--adopt NAME checks a Secret made without rotor (a version of the family by name,
+immutable, not future-dated) and adds rotor's labels, so rollout may choose it.
+
 -o json and -o yaml print a VersionList document (rotor.dev/v1alpha1), stable for scripts.`,
 		Example: examples(name, `
 {{.}} versions auth-api-secrets -n payments
-{{.}} versions auth-api-secrets -A -o json`),
+{{.}} versions auth-api-secrets -A -o json
+{{.}} versions auth-api-secrets -n payments --adopt auth-api-secrets-20250101000000 --yes`),
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeFamilies(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -54,6 +73,9 @@ STATE is latest, previous or older per namespace; the unversioned Secret is "unv
 	}
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "List versions in every namespace")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "Output format: table, wide, json, yaml or name")
+	cmd.Flags().StringVar(&o.Adopt, "adopt", "", "Make this Secret (a version of FAMILY by name, immutable, made without rotor) a trusted version: add rotor's labels")
+	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "With --adopt: adopt without asking (required without a terminal, unless --dry-run)")
+	o.DryRun.add(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "wide", "json", "yaml", "name"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -71,16 +93,37 @@ func (o *VersionsOptions) Complete(args []string) error {
 
 // Validate checks the flags.
 func (o *VersionsOptions) Validate() error {
+	if err := family.ValidateFamily(o.Family); err != nil {
+		return usageErrorf("%v", err)
+	}
 	switch o.Output {
 	case "table", "wide", "json", "yaml", "name":
-		return nil
 	default:
 		return usageErrorf("unknown output format %q: use table, wide, json, yaml or name", o.Output)
 	}
+	if err := o.DryRun.validate(); err != nil {
+		return err
+	}
+	if o.Adopt == "" {
+		if o.Yes || o.DryRun.strategy != dryRunNone {
+			return usageErrorf("--yes and --dry-run go with --adopt NAME; listing changes nothing")
+		}
+		return nil
+	}
+	if o.AllNamespaces {
+		return usageErrorf("--adopt works in one namespace: use -n instead of -A")
+	}
+	if _, ok := family.ParseIn(o.Family, o.Adopt); !ok {
+		return usageErrorf("--adopt %s: not a version of %q; a version is named %s-YYYYMMDDHHMMSS (UTC)", o.Adopt, o.Family, o.Family)
+	}
+	return requireConsent(o.f, o.streams, o.Yes, o.DryRun.strategy, "versions --adopt changes a Secret's labels")
 }
 
-// Run lists and prints.
+// Run lists and prints, or adopts.
 func (o *VersionsOptions) Run(ctx context.Context) error {
+	if o.Adopt != "" {
+		return o.adopt(ctx)
+	}
 	client, err := o.f.Client()
 	if err != nil {
 		return err
@@ -89,7 +132,7 @@ func (o *VersionsOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	lister := &versions.Lister{Client: client, Metadata: meta}
+	lister := &versions.Lister{Client: client, Metadata: meta, Clock: o.f.Clock}
 	infos, err := lister.List(ctx, o.namespace, o.Family)
 	if err != nil {
 		return err
@@ -116,6 +159,47 @@ func (o *VersionsOptions) Run(ctx context.Context) error {
 	return printVersionsTable(o.streams.Out, infos, o.AllNamespaces, o.Output == "wide", now)
 }
 
+// adopt checks and labels one Secret, after asking on a terminal.
+func (o *VersionsOptions) adopt(ctx context.Context) error {
+	client, err := o.f.Client()
+	if err != nil {
+		return err
+	}
+	if err := checkAccess(ctx, o.f, client, []access.Want{{Verb: "patch", Resource: "secrets", Namespace: o.namespace, Name: o.Adopt, Why: "adopt " + o.Adopt}}); err != nil {
+		return err
+	}
+	if o.DryRun.strategy == dryRunNone && !o.Yes {
+		ok, err := confirmCtx(ctx, o.streams.In, o.streams.ErrOut, fmt.Sprintf("Adopt %s as a trusted version of %q in namespace %q (rollout --to latest may then choose it)?", o.Adopt, o.Family, o.namespace))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintln(o.streams.ErrOut, "Nothing was changed.")
+			return nil
+		}
+	}
+	if o.DryRun.strategy == dryRunClient {
+		fmt.Fprintf(o.streams.ErrOut, "dry run (client): %s would be checked and adopted; nothing was changed\n", o.Adopt)
+		return nil
+	}
+	ad := &versions.Adopter{Client: client, Clock: o.f.Clock}
+	_, err = ad.Adopt(ctx, versions.AdoptRequest{Namespace: o.namespace, Family: o.Family, Name: o.Adopt,
+		By: identity.Who(ctx, client, o.f.KubeconfigUser()), DryRun: o.DryRun.strategy == dryRunServer})
+	switch {
+	case errors.Is(err, versions.ErrAlreadyTrusted):
+		fmt.Fprintf(o.streams.ErrOut, "%s: %v\n", o.Adopt, err)
+		return nil
+	case err != nil:
+		return err
+	}
+	if o.DryRun.strategy == dryRunServer {
+		fmt.Fprintf(o.streams.ErrOut, "dry run (server): the API server admitted the adoption of %s; nothing was changed\n", o.Adopt)
+		return nil
+	}
+	fmt.Fprintf(o.streams.Out, "secret/%s adopted\n", o.Adopt)
+	return nil
+}
+
 func printVersionsTable(w io.Writer, infos []versions.Info, withNamespace, wide bool, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	cols := []string{"NAME", "STATE", "AGE", "CREATED", "CREATED-BY", "KEYS", "IMMUTABLE"}
@@ -127,16 +211,19 @@ func printVersionsTable(w io.Writer, infos []versions.Info, withNamespace, wide 
 	}
 	fmt.Fprintln(tw, strings.Join(cols, "\t"))
 	for _, i := range infos {
+		keys, immutable, typ := orDash(strings.Join(i.Keys, ",")), fmt.Sprint(i.Immutable), i.Type
+		if i.DetailsUnknown {
+			keys, immutable, typ = "?", "?", "?"
+		}
 		row := []string{
 			i.Name, string(i.State), duration.HumanDuration(now.Sub(i.Created)),
-			i.Created.UTC().Format(time.RFC3339), orDash(i.CreatedBy), orDash(strings.Join(i.Keys, ",")),
-			fmt.Sprint(i.Immutable),
+			i.Created.UTC().Format(time.RFC3339), orDash(i.CreatedBy), keys, immutable,
 		}
 		if withNamespace {
 			row = append([]string{i.Namespace}, row...)
 		}
 		if wide {
-			row = append(row, i.Type)
+			row = append(row, typ)
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
@@ -165,25 +252,30 @@ type VersionItem struct {
 	Name      string `json:"name"`
 	Version   string `json:"version"`
 	State     string `json:"state"`
-	Created   string `json:"created"`
+	// Trust is "created" or "adopted" for versions rotor trusts, "none" for look-alikes
+	// and the unversioned Secret.
+	Trust   string `json:"trust"`
+	Created string `json:"created"`
 	// CreationTimestamp is when the API server stored the Secret.
-	CreationTimestamp string   `json:"creationTimestamp"`
-	CreatedBy         string   `json:"createdBy"`
-	Keys              []string `json:"keys"`
-	Immutable         bool     `json:"immutable"`
-	Type              string   `json:"type"`
+	CreationTimestamp string `json:"creationTimestamp"`
+	CreatedBy         string `json:"createdBy"`
+	// Keys is null, Immutable false and Type "" when rotor could not tell: a Secret
+	// without rotor's annotations that the caller may not read.
+	Keys      []string `json:"keys"`
+	Immutable bool     `json:"immutable"`
+	Type      string   `json:"type"`
 }
 
 func newVersionList(fam string, infos []versions.Info) VersionList {
 	l := VersionList{APIVersion: "rotor.dev/v1alpha1", Kind: "VersionList", Family: fam, Items: []VersionItem{}}
 	for _, i := range infos {
 		item := VersionItem{
-			Namespace: i.Namespace, Name: i.Name, State: string(i.State),
+			Namespace: i.Namespace, Name: i.Name, State: string(i.State), Trust: string(i.Trust),
 			Created: i.Created.UTC().Format(time.RFC3339), CreationTimestamp: i.CreationTimestamp.UTC().Format(time.RFC3339),
 			CreatedBy: i.CreatedBy,
 			Keys:      i.Keys, Immutable: i.Immutable, Type: i.Type,
 		}
-		if item.Keys == nil {
+		if item.Keys == nil && !i.DetailsUnknown {
 			item.Keys = []string{}
 		}
 		if i.State != versions.StateUnversioned {

@@ -12,13 +12,16 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
+	"github.com/rotor-project/rotor/internal/access"
 	"github.com/rotor-project/rotor/internal/analysis"
 	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/gate"
 	"github.com/rotor-project/rotor/internal/journal"
 	"github.com/rotor-project/rotor/internal/notify"
+	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/internal/versions"
 	"github.com/rotor-project/rotor/internal/watch"
@@ -29,6 +32,7 @@ type WatchOptions struct {
 	Family            string
 	For               time.Duration
 	Notify            string
+	NotifyFile        string
 	RollbackOnFailure bool
 	Analysis          AnalysisFlags
 
@@ -75,19 +79,34 @@ with the same arguments continues the same window.`,
 	}
 	o.Analysis.AddFlags(cmd.Flags())
 	cmd.Flags().DurationVar(&o.For, "for", 24*time.Hour, "How long to keep watching, e.g. 24h or 90m")
-	cmd.Flags().StringVar(&o.Notify, "notify", "", "Webhook URL to POST a JSON {\"text\": ...} message to on failure (the URL is never printed)")
+	cmd.Flags().StringVar(&o.Notify, "notify", "", "Webhook URL to POST a JSON {\"text\": ...} message to on failure (never printed; visible in the process list: prefer --notify-url-file or ROTOR_NOTIFY_URL)")
+	cmd.Flags().StringVar(&o.NotifyFile, "notify-url-file", "", "Read the --notify webhook URL from this file (one line)")
 	cmd.Flags().BoolVar(&o.RollbackOnFailure, "rollback-on-failure", false, "Roll every consumer back to the previous version when the analysis fails")
 	return cmd
 }
 
-// Complete resolves the namespace and parses --arg.
+// Complete resolves the namespace, the webhook URL and the analysis arguments.
 func (o *WatchOptions) Complete(args []string) error {
 	o.Family = args[0]
 	var err error
 	if o.namespace, err = o.f.Namespace(); err != nil {
 		return err
 	}
-	return o.Analysis.Complete()
+	switch {
+	case o.Notify != "" && o.NotifyFile != "":
+		return usageErrorf("give the webhook URL once: --notify or --notify-url-file")
+	case o.NotifyFile != "":
+		b, err := readSmallFile(o.NotifyFile, 8<<10)
+		if err != nil {
+			return usageErrorf("--notify-url-file %v", err)
+		}
+		if o.Notify = strings.TrimSpace(string(b)); o.Notify == "" {
+			return usageErrorf("--notify-url-file %s is empty: write the webhook URL in it", o.NotifyFile)
+		}
+	case o.Notify == "":
+		o.Notify = strings.TrimSpace(o.f.Getenv("ROTOR_NOTIFY_URL"))
+	}
+	return o.Analysis.Complete(o.f.Getenv)
 }
 
 // Validate checks the flags; nothing touches the cluster yet.
@@ -98,8 +117,8 @@ func (o *WatchOptions) Validate() error {
 	if o.Analysis.File == "" {
 		return usageErrorf("--analysis FILE is required: an AnalysisTemplate with the metrics to watch (see docs/analysis.md)")
 	}
-	if o.For <= 0 {
-		return usageErrorf("--for must be a positive duration, e.g. 24h")
+	if err := checkDuration("--for", o.For, 0, maxWatch, true); err != nil {
+		return err
 	}
 	if o.Notify != "" {
 		if err := notify.Check(o.Notify); err != nil {
@@ -130,7 +149,7 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	} else if facts.Version, err = o.latestVersion(ctx); err != nil {
 		return err
 	}
-	tmpl, err := o.Analysis.Load(facts)
+	tmpl, err := o.Analysis.Load(ctx, facts)
 	if err != nil {
 		return err
 	}
@@ -149,6 +168,9 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	step := gate.Step{Family: o.Family, Namespace: o.namespace, Version: facts.Version, Final: true}
 	if err := g.Validate(ctx, step); err != nil {
 		return flatten("the analysis was refused before anything was recorded: %s", err)
+	}
+	if err := o.preflight(ctx, client, rec != nil); err != nil {
+		return err
 	}
 	dyn, err := o.f.Dynamic()
 	if err != nil {
@@ -197,25 +219,36 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-func (o *WatchOptions) latestVersion(ctx context.Context) (string, error) {
-	client, err := o.f.Client()
+// preflight checks, before the window is recorded, every write a failure would make:
+// the Events on the consumers, the journal, and with --rollback-on-failure the
+// rollback.
+func (o *WatchOptions) preflight(ctx context.Context, client kubernetes.Interface, recorded bool) error {
+	consumers, err := o.consumers(ctx, o.namespace, o.Family)
 	if err != nil {
-		return "", err
+		return err
 	}
+	wants := []access.Want{{Verb: "create", Resource: "events", Namespace: o.namespace, Why: "put a Warning Event on each consumer when the analysis fails"}}
+	if recorded {
+		wants = append(wants, access.Want{Verb: "update", Resource: "configmaps", Namespace: o.namespace, Why: "record the watch window in the rotation's journal"})
+	}
+	if o.RollbackOnFailure {
+		plan := &rollout.Plan{Family: o.Family, Items: []rollout.Item{{Consumer: rollout.Consumer{Target: repoint.Target{Namespace: o.namespace}}}}}
+		for _, c := range consumers {
+			plan.Items = append(plan.Items, rollout.Item{Consumer: rollout.Consumer{Target: repoint.Target{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name}},
+				Changes: []repoint.Change{{}}})
+		}
+		wants = append(wants, rotationWants(plan, false)...)
+	}
+	return checkAccess(ctx, o.f, client, wants)
+}
+
+// latestVersion is the newest version rotor trusts, read from metadata alone.
+func (o *WatchOptions) latestVersion(ctx context.Context) (string, error) {
 	meta, err := o.f.Metadata()
 	if err != nil {
 		return "", err
 	}
-	infos, err := (&versions.Lister{Client: client, Metadata: meta}).List(ctx, o.namespace, o.Family)
-	if err != nil {
-		return "", err
-	}
-	for _, i := range infos {
-		if i.State == versions.StateLatest {
-			return i.Name, nil
-		}
-	}
-	return "", nil
+	return (&versions.Lister{Metadata: meta, Clock: o.f.Clock}).Latest(ctx, o.namespace, o.Family)
 }
 
 func printWatchSummary(w io.Writer, s *watch.Summary, notifyURL string) {

@@ -135,7 +135,7 @@ func TestAnAliasBombIsRefusedQuickly(t *testing.T) {
 	}
 	b.WriteString("environments:\n- {<<: *a11, name: a, namespaces: [a]}\n")
 	_, err := Parse("c.yaml", []byte(b.String()))
-	if err == nil || !strings.Contains(err.Error(), "expands to more than 100000 nodes through aliases") {
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:") || !strings.Contains(err.Error(), "expands to more than") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -181,4 +181,11 @@ func FuzzConfigParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestAnAliasCycleIsRefusedWithItsLine(t *testing.T) {
+	_, err := Parse("c.yaml", []byte(header+"x: &x\n  y: [*x]\nenvironments:\n- {name: a, namespaces: [a]}\n"))
+	if err == nil || !strings.Contains(err.Error(), "c.yaml:") || !strings.Contains(err.Error(), "(a cycle)") {
+		t.Fatalf("got %v", err)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/rotor-project/rotor/internal/boundedyaml"
 	"github.com/rotor-project/rotor/internal/family"
 )
 
@@ -59,6 +60,14 @@ func Load(path string) (*Config, error) {
 // Parse validates data as the rotor.yaml at path (path is used in messages and to
 // resolve relative analysis templates). Every problem is returned, as Errors.
 func Parse(path string, data []byte) (*Config, error) {
+	// The shape first: alias cycles and fan-out are refused with their line before any
+	// walk follows an alias (boundedyaml); syntax errors are reported below.
+	if _, err := boundedyaml.Decode(path, data, boundedyaml.Defaults); err != nil {
+		var be *boundedyaml.Error
+		if errors.As(err, &be) && be.Err == nil {
+			return nil, Errors{{File: path, Pos: Pos{Line: be.Line, Column: 1}, Msg: be.Reason}}
+		}
+	}
 	d := &decoder{file: path}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node

@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -73,14 +74,18 @@ func New(c *kube.Clients, o Options) (*Engine, error) {
 	finder := &refs.Finder{Client: c.Proto, Dynamic: c.Dynamic, Discovery: c.Discovery, Metadata: c.Metadata, Helm: true}
 	consumers := rollout.RefsFinder{Finder: finder}
 	rp := &repoint.Repointer{Dynamic: c.Dynamic}
-	lister := &versions.Lister{Client: c.Typed, Metadata: c.Metadata}
+	lister := &versions.Lister{Client: c.Typed, Metadata: c.Metadata, Clock: clk}
+	// "latest" is chosen from metadata alone: trusted versions carry their keys in
+	// annotations, so no permission to read Secret values is needed.
+	latest := &versions.Lister{Metadata: c.Metadata, Clock: clk}
 	store := &journal.Store{Client: c.Typed, Clock: clk, Retry: retry}
 	kind := o.DriverKind
 	if kind == "" {
 		kind = "cli"
 	}
 	locker := &lock.Locker{Client: c.Typed, Clock: clk, Duration: o.LeaseDuration, Holder: o.Holder}
-	planner := &rollout.Planner{Client: c.Typed, Dynamic: c.Dynamic, Finder: consumers, Repointer: rp, Latest: LatestOf(lister)}
+	planner := &rollout.Planner{Client: c.Typed, Dynamic: c.Dynamic, Finder: consumers, Repointer: rp,
+		Latest: LatestOf(latest), Target: TargetOf(lister)}
 	rot := &rotation.Engine{
 		Client: c.Typed, Metadata: c.Metadata, Repointer: rp, Planner: planner, Store: store, Gates: o.Gates,
 		Clock: clk, Retry: retry, Progress: o.Progress,
@@ -99,19 +104,32 @@ func New(c *kube.Clients, o Options) (*Engine, error) {
 	}, nil
 }
 
-// LatestOf resolves "latest": the newest version of a family in a namespace ("" when
-// there is none).
+// LatestOf resolves "latest": the newest version of a family in a namespace that rotor
+// created or adopted and whose name does not lie in the future ("" when there is none).
 func LatestOf(l *versions.Lister) func(ctx context.Context, namespace, fam string) (string, error) {
-	return func(ctx context.Context, namespace, fam string) (string, error) {
-		infos, err := l.List(ctx, namespace, fam)
-		if err != nil {
-			return "", err
+	return l.Latest
+}
+
+// TargetOf describes a target version for the planner from its metadata (and, for a
+// Secret without rotor's annotations, from reading it): a rollout refuses versions rotor
+// neither created nor adopted, and future-dated ones.
+func TargetOf(l *versions.Lister) func(ctx context.Context, ns, fam, name string) (rollout.TargetInfo, bool, error) {
+	return func(ctx context.Context, ns, fam, name string) (rollout.TargetInfo, bool, error) {
+		info, err := l.Find(ctx, ns, fam, name)
+		if err != nil || info == nil {
+			return rollout.TargetInfo{}, false, err
 		}
-		for _, i := range infos {
-			if i.State == versions.StateLatest {
-				return i.Name, nil
-			}
+		t := rollout.TargetInfo{Keys: info.Keys}
+		switch info.State {
+		case versions.StateUntrusted:
+			t.Refused = "rotor neither created nor adopted it (it lacks rotor's labels), so nothing is rolled out to it; check it, then adopt it"
+			t.Untrusted = true
+		case versions.StateFuture:
+			t.Refused = fmt.Sprintf("its name lies in the future (beyond %s of now or of its creation), so nothing is rolled out to it; a version is named after the time it was made", versions.MaxSkew)
 		}
-		return "", nil
+		if info.DetailsUnknown && t.Refused == "" {
+			return t, true, fmt.Errorf("cannot tell which keys %s has: it carries no %s annotation and the caller may not read it (get secrets)", name, versions.AnnotationKeys)
+		}
+		return t, true, nil
 	}
 }

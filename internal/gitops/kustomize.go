@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rotor-project/rotor/internal/boundedyaml"
 	"github.com/rotor-project/rotor/internal/secretref"
 )
 
@@ -78,6 +79,13 @@ func (sc *scanner) patches(list *yaml.Node, via string) {
 // not, and references found there are reported as not rewritable.
 func (sc *scanner) inlinePatch(text *yaml.Node, target ObjectRef, via string) {
 	fr := sc.blockFrame(text)
+	if _, err := boundedyaml.Decode(sc.f.path, []byte(text.Value), boundedyaml.ManifestDefaults); err != nil {
+		var be *boundedyaml.Error
+		if errors.As(err, &be) && be.Err == nil {
+			sc.s.Skipped = append(sc.s.Skipped, Location{File: sc.f.path, Line: text.Line, Reason: via + ": the patch " + be.Reason + "; left untouched"})
+			return
+		}
+	}
 	dec := yaml.NewDecoder(strings.NewReader(text.Value))
 	for {
 		var doc yaml.Node

@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rotor-project/rotor/internal/boundedyaml"
 	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/secretref"
@@ -179,6 +180,14 @@ func (s *Scan) readFile(path string, mode fs.FileMode) {
 
 // parse records what the documents of one file say.
 func (s *Scan) parse(path string, mode fs.FileMode, data []byte) {
+	// Alias cycles and fan-out are refused before any walk follows an alias.
+	if _, err := boundedyaml.Decode(path, data, boundedyaml.ManifestDefaults); err != nil {
+		var be *boundedyaml.Error
+		if errors.As(err, &be) && be.Err == nil {
+			s.skipUnparsed(path, fmt.Sprintf("line %d: %s; left untouched", be.Line, be.Reason))
+			return
+		}
+	}
 	var docs []*yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {

@@ -38,6 +38,7 @@ import (
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 
+	"github.com/rotor-project/rotor/internal/apiretry"
 	"github.com/rotor-project/rotor/internal/family"
 )
 
@@ -226,13 +227,29 @@ func (l *Locker) Acquire(ctx context.Context, namespace, fam string) (*Lock, err
 	lk := &Lock{l: l, fam: fam, namespace: namespace, name: name,
 		lostCh: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
 	var first *observation
+	backoff := 100 * time.Millisecond
+	// transient waits after a failure that says nothing about the lock (a 5xx, a lost
+	// connection) and reports whether to look again: a create whose answer was lost
+	// is then seen as this run's own Lease.
+	transient := func(err error) bool {
+		if !apiretry.Transient(err) || ctx.Err() != nil {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-l.Clock.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+		return true
+	}
 	for {
 		now := l.Clock.Now()
 		cur, err := leases.Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			created, err := leases.Create(ctx, l.newLease(namespace, fam, now), metav1.CreateOptions{FieldManager: "rotor"})
-			if apierrors.IsAlreadyExists(err) {
+			if apierrors.IsAlreadyExists(err) || transient(err) {
 				continue
 			}
 			if err != nil {
@@ -242,6 +259,9 @@ func (l *Locker) Acquire(ctx context.Context, namespace, fam string) (*Lock, err
 			go lk.renew()
 			return lk, nil
 		case err != nil:
+			if transient(err) {
+				continue
+			}
 			return nil, fmt.Errorf("reading the rotation lock (a Lease in namespace %q): %w", namespace, err)
 		}
 		obs := observe(cur, now)
@@ -267,6 +287,9 @@ func (l *Locker) Acquire(ctx context.Context, namespace, fam string) (*Lock, err
 			updated, err := leases.Update(ctx, next, metav1.UpdateOptions{FieldManager: "rotor"})
 			if apierrors.IsConflict(err) {
 				first = nil // someone else moved first: judge afresh
+				continue
+			}
+			if transient(err) {
 				continue
 			}
 			if err != nil {

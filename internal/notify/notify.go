@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/rotor-project/rotor/internal/redirect"
 )
 
 // Message is the JSON body.
@@ -57,6 +59,11 @@ func (w Webhook) Post(ctx context.Context, m Message) error {
 	c := w.Client
 	if c == nil {
 		c = &http.Client{Timeout: 15 * time.Second}
+	}
+	if c.CheckRedirect == nil {
+		cc := *c
+		cc.CheckRedirect = redirect.Policy
+		c = &cc
 	}
 	body, err := json.Marshal(m)
 	if err != nil {

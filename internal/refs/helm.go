@@ -12,10 +12,10 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 
+	"github.com/rotor-project/rotor/internal/boundedyaml"
 	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/secretref"
 )
@@ -114,7 +114,7 @@ func (s *scan) helmRevision(meta metav1.Object, kind string, data []byte) {
 		manifests = append(manifests, h.Manifest)
 	}
 	for _, m := range manifests {
-		walkManifest(m, func(obj secretref.Node, objKind, objName, objNS string) {
+		err := walkManifest(m, func(obj secretref.Node, objKind, objName, objNS string) {
 			if objNS == "" {
 				objNS = ns
 			}
@@ -129,6 +129,12 @@ func (s *scan) helmRevision(meta metav1.Object, kind string, data []byte) {
 				return true
 			})
 		})
+		if err != nil {
+			s.mu.Lock()
+			s.notChecked = append(s.notChecked, NotChecked{Kind: "Helm release", Namespace: meta.GetNamespace(),
+				Reason: fmt.Sprintf("cannot read the manifest of the stored release %s: %v", meta.GetName(), err)})
+			s.mu.Unlock()
+		}
 	}
 	rel.Manifest, rel.Hooks = "", nil
 	if len(found) == 0 {
@@ -179,17 +185,18 @@ func decodeHelmRelease(data []byte) (*helmRelease, error) {
 	return &rel, nil
 }
 
-// walkManifest calls fn for every object of a multi-document YAML manifest. A
-// document that is not YAML is skipped: Helm rendered and applied it, so it is YAML.
-func walkManifest(manifest string, fn func(obj secretref.Node, kind, name, namespace string)) {
-	dec := yaml.NewDecoder(strings.NewReader(manifest))
-	for {
-		var doc yaml.Node
-		if err := dec.Decode(&doc); err != nil {
-			return
-		}
-		obj := secretref.YAMLNode(&doc)
+// walkManifest calls fn for every object of a multi-document YAML manifest, read
+// through the bounded reader: a chart's anchors and aliases cannot make it loop or
+// explode. A manifest it refuses is an error (the search is then incomplete).
+func walkManifest(manifest string, fn func(obj secretref.Node, kind, name, namespace string)) error {
+	docs, err := boundedyaml.Decode("manifest", []byte(manifest), boundedyaml.ManifestDefaults)
+	if err != nil {
+		return err
+	}
+	for _, doc := range docs {
+		obj := secretref.YAMLNode(doc)
 		meta, _ := obj.Get("metadata")
 		fn(obj, field(obj, "kind"), field(meta, "name"), field(meta, "namespace"))
 	}
+	return nil
 }

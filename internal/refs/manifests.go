@@ -1,9 +1,9 @@
 package refs
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rotor-project/rotor/internal/boundedyaml"
 	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/secretref"
 )
@@ -20,15 +21,16 @@ var manifestExtensions = map[string]bool{".yaml": true, ".yml": true, ".json": t
 
 // scanPath reads a manifest file, or every manifest file under a directory (hidden
 // directories such as .git are skipped), and adds the references found. Files that are
-// not valid YAML are reported in NotChecked; a path that does not exist is an error.
-func scanPath(root, namespace string, m matcher, res *Result) error {
+// not valid YAML, too large, or shaped to explode when read (alias cycles and fan-out)
+// are reported in NotChecked with their line; so are special files (FIFOs, devices),
+// which are never opened under a directory. A path that does not exist is an error.
+func scanPath(ctx context.Context, root, namespace string, m matcher, res *Result) error {
 	info, err := os.Stat(root)
 	if err != nil {
 		return fmt.Errorf("cannot read manifests at %s: %w (give an existing file or directory to --path)", root, err)
 	}
 	if !info.IsDir() {
-		scanFile(root, namespace, m, res)
-		return nil
+		return scanFile(ctx, root, namespace, m, res)
 	}
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -41,33 +43,56 @@ func scanPath(root, namespace string, m matcher, res *Result) error {
 			}
 			return nil
 		}
-		if manifestExtensions[strings.ToLower(filepath.Ext(path))] {
-			scanFile(path, namespace, m, res)
+		if !manifestExtensions[strings.ToLower(filepath.Ext(path))] {
+			return nil
 		}
-		return nil
+		mode := d.Type()
+		if mode&fs.ModeSymlink != 0 {
+			if fi, err := os.Stat(path); err == nil {
+				mode = fi.Mode().Type()
+			}
+		}
+		if !mode.IsRegular() {
+			res.NotChecked = append(res.NotChecked, NotChecked{Kind: "File", File: path, Reason: "not a regular file (a FIFO, socket or device); not read"})
+			return nil
+		}
+		return scanFile(ctx, path, namespace, m, res)
 	})
 }
 
-func scanFile(path, namespace string, m matcher, res *Result) {
-	f, err := os.Open(path)
+// scanFile reads one file with the bounded reader; only the context's end is an error.
+func scanFile(ctx context.Context, path, namespace string, m matcher, res *Result) error {
+	docs, err := ReadManifests(ctx, path)
 	if err != nil {
-		res.NotChecked = append(res.NotChecked, NotChecked{Kind: "File", File: path, Reason: err.Error()})
-		return
-	}
-	defer func() { _ = f.Close() }()
-	dec := yaml.NewDecoder(f)
-	for {
-		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		if err != nil {
-			res.NotChecked = append(res.NotChecked, NotChecked{Kind: "File", File: path, Reason: "not valid YAML or JSON: " + err.Error()})
-			return
-		}
-		manifestObject(path, secretref.YAMLNode(&doc), namespace, m, res)
+		res.NotChecked = append(res.NotChecked, NotChecked{Kind: "File", File: path, Reason: manifestReason(err)})
+		return nil
 	}
+	for _, doc := range docs {
+		manifestObject(path, secretref.YAMLNode(doc), namespace, m, res)
+	}
+	return nil
+}
+
+// ReadManifests reads every document of a manifest file, bounded in size and shape by
+// boundedyaml.ManifestDefaults.
+func ReadManifests(ctx context.Context, path string) ([]*yaml.Node, error) {
+	return boundedyaml.DecodeFile(ctx, path, boundedyaml.ManifestDefaults)
+}
+
+// manifestReason is the NotChecked reason: the bounded reader's message without the
+// file name (NotChecked has its own), with the line.
+func manifestReason(err error) string {
+	var e *boundedyaml.Error
+	if errors.As(err, &e) {
+		if e.Line > 0 {
+			return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
+		}
+		return e.Reason
+	}
+	return err.Error()
 }
 
 // manifestObject adds the references of one document, or of each item of a List.

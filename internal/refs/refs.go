@@ -240,7 +240,7 @@ func (f *Finder) Find(ctx context.Context, q Query) (*Result, error) {
 		}
 	}
 	for _, p := range q.Paths {
-		if err := scanPath(p, q.Namespace, m, res); err != nil {
+		if err := scanPath(ctx, p, q.Namespace, m, res); err != nil {
 			return nil, err
 		}
 	}

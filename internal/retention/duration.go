@@ -60,7 +60,7 @@ func ParseDuration(s string) (time.Duration, error) {
 			per = Week
 		}
 		if n > int64(1<<62)/int64(per) {
-			return 0, fmt.Errorf("retention period %q is too long", s)
+			return 0, tooLong(s)
 		}
 		if total, err = add(total, time.Duration(n)*per, s); err != nil {
 			return 0, err
@@ -72,9 +72,13 @@ func ParseDuration(s string) (time.Duration, error) {
 
 func add(a, b time.Duration, s string) (time.Duration, error) {
 	if a+b < a {
-		return 0, fmt.Errorf("retention period %q is too long", s)
+		return 0, tooLong(s)
 	}
 	return a + b, nil
+}
+
+func tooLong(s string) error {
+	return fmt.Errorf("retention period %q is too long to count (more than a century); give a period such as 14d, 2w or 52w", s)
 }
 
 func badDuration(s string) error {

@@ -65,3 +65,25 @@ func TestFormatDuration(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseDuration checks that the retention parser never panics, never returns a
+// negative period, and that whatever it accepts in whole days prints back to the same
+// period.
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"14d", "2w", "1w3d", "336h", "1d12h", "90m", "-3d", "", "two weeks", "9223372036854775807w", "1.5h", "0d", "99999w", "1d-1h", "d", "5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err != nil {
+			return
+		}
+		if d < 0 {
+			t.Fatalf("ParseDuration(%q) = %v: negative", s, d)
+		}
+		back, err := ParseDuration(FormatDuration(d))
+		if err != nil || back != d {
+			t.Fatalf("ParseDuration(%q) = %v prints as %q, which reads back as %v (%v)", s, d, FormatDuration(d), back, err)
+		}
+	})
+}

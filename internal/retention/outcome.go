@@ -55,7 +55,10 @@ const (
 	Delete  Outcome = "delete"
 	Deleted Outcome = "deleted"
 
-	KeptNewest         Outcome = "kept: newest"
+	KeptNewest Outcome = "kept: newest"
+	// KeptUntrusted: rotor neither created nor adopted it (or its name lies in the
+	// future); cleanup never deletes such a Secret.
+	KeptUntrusted      Outcome = "kept: untrusted"
 	KeptRetention      Outcome = "kept: retention"
 	KeptReferenced     Outcome = "kept: referenced"
 	KeptRollbackTarget Outcome = "kept: rollback target"

@@ -27,6 +27,10 @@ type Version struct {
 	// ReplacedAt is when a finished rotation last moved consumers away from it, if a
 	// rotation record says so.
 	ReplacedAt *time.Time
+	// Untrusted marks a Secret that fits the name pattern but that rotor neither
+	// created nor adopted, or whose name lies in the future: never deleted, and not
+	// counted among the newest.
+	Untrusted bool
 }
 
 // Clock returns when v's retention clock started and why: the later of its creation
@@ -69,8 +73,9 @@ type Selection struct {
 }
 
 // Select orders versions per namespace, newest first, and says for each whether it is
-// a candidate: not one of the newest Keep in its namespace, and its clock started at
-// least Retain before now.
+// a candidate: trusted, not the newest in its namespace nor one of the newest Keep
+// (the newest is kept even with Keep 0: it is what "latest" means), and its clock
+// started at least Retain before now.
 func Select(p Policy, now time.Time, versions []Version) []Selection {
 	vs := append([]Version(nil), versions...)
 	sort.SliceStable(vs, func(i, j int) bool {
@@ -90,8 +95,13 @@ func Select(p Policy, now time.Time, versions []Version) []Selection {
 		}
 		start, src := v.Clock()
 		s := Selection{Version: v, ClockStart: start, ClockSource: src, EligibleAt: start.Add(p.Retain)}
+		if v.Untrusted {
+			s.Outcome = KeptUntrusted
+			out = append(out, s)
+			continue
+		}
 		switch {
-		case rank < p.Keep:
+		case rank < p.Keep || rank == 0:
 			s.Outcome = KeptNewest
 		case now.Before(s.EligibleAt):
 			s.Outcome = KeptRetention

@@ -25,6 +25,8 @@ func restored(v Version, daysAgo int) Version {
 	return v
 }
 
+func untrusted(v Version) Version { v.Untrusted = true; return v }
+
 func TestSelect(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -51,12 +53,18 @@ func TestSelect(t *testing.T) {
 		{"keep counts per namespace", Policy{Retain: 14 * Day, Keep: 1},
 			[]Version{ver("b", 50), ver("a", 40), ver("a", 50)},
 			"40:kept: newest:created 50:candidate:created 50:kept: newest:created"},
-		{"keep zero and retention zero make every version a candidate", Policy{},
-			[]Version{ver("a", 0), ver("a", 1)},
-			"0:candidate:created 1:candidate:created"},
+		{"keep zero and retention zero make every version but the newest a candidate", Policy{},
+			[]Version{ver("a", 0), ver("a", 1), ver("a", 2)},
+			"0:kept: newest:created 1:candidate:created 2:candidate:created"},
+		{"keep zero never makes the only version a candidate", Policy{},
+			[]Version{ver("a", 30)},
+			"30:kept: newest:created"},
+		{"an untrusted look-alike is kept and does not count among the newest", Policy{Retain: Day, Keep: 1},
+			[]Version{untrusted(ver("a", 0)), ver("a", 10), ver("a", 20)},
+			"0:kept: untrusted:created 10:kept: newest:created 20:candidate:created"},
 		{"exactly the retention age is old enough", Policy{Retain: 14 * Day},
-			[]Version{ver("a", 14)},
-			"14:candidate:created"},
+			[]Version{ver("a", 1), ver("a", 14)},
+			"1:kept: newest:created 14:candidate:created"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

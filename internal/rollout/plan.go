@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -145,11 +144,28 @@ type Planner struct {
 	Repointer *repoint.Repointer
 	// Versions resolves "latest" in a namespace: the newest version's name.
 	Latest func(ctx context.Context, namespace, fam string) (string, error)
+	// Target describes a target version in a namespace: its data keys, and whether it
+	// may be rolled out to (refused names the reason); exists is false when there is no
+	// such Secret. Nil reads the Secret with Client.
+	Target func(ctx context.Context, namespace, fam, name string) (t TargetInfo, exists bool, err error)
+}
+
+// TargetInfo is what a plan needs to know of a target version: never its values.
+type TargetInfo struct {
+	Keys []string
+	// Refused says why a rollout may not move consumers to it ("" when it may); a
+	// rollback may (it returns to what consumers ran before).
+	Refused string
+	// Untrusted marks a target refused because rotor neither created nor adopted it.
+	Untrusted bool
 }
 
 // PlanError lists every reason a rotation is refused; nothing was changed.
 type PlanError struct {
 	Problems []string
+	// Untrusted is set when a target is a Secret rotor neither created nor adopted: the
+	// caller can say how to adopt one.
+	Untrusted bool
 	// Managed is set when a consumer another tool manages is among the reasons: the
 	// caller may say how to allow the drift.
 	Managed bool
@@ -193,8 +209,9 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 	}
 	plan := &Plan{Family: req.Family}
 	var problems []string
+	targets := map[string]*TargetInfo{} // namespace/name → target (nil: missing)
+	untrusted := false
 	managed := false
-	targets := map[string]*corev1.Secret{} // namespace/name → Secret (nil: missing)
 	for _, c := range consumers {
 		to := req.To
 		if c.Immutable {
@@ -240,14 +257,15 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		key := secretNS + "/" + to
 		secret, seen := targets[key]
 		if !seen {
-			s, err := pl.Client.CoreV1().Secrets(secretNS).Get(ctx, to, metav1.GetOptions{})
-			switch {
-			case apierrors.IsNotFound(err):
-				s = nil
-			case err != nil:
+			info, exists, err := pl.target(ctx, secretNS, req.Family, to)
+			if err != nil {
 				return nil, fmt.Errorf("reading the target version %s in namespace %q: %w", to, secretNS, err)
 			}
-			targets[key], secret = s, s
+			secret = nil
+			if exists {
+				secret = &info
+			}
+			targets[key] = secret
 		}
 		if secret == nil {
 			if req.Back {
@@ -256,6 +274,13 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 			} else {
 				problems = append(problems, fmt.Sprintf("%s in namespace %q: version %s does not exist there (a consumer can only use a Secret of its own namespace); create it there first",
 					c.Target, secretNS, to))
+			}
+			continue
+		}
+		if secret.Refused != "" && !req.Back {
+			if !seen {
+				problems = append(problems, fmt.Sprintf("%s in namespace %q: %s", to, secretNS, secret.Refused))
+				untrusted = untrusted || secret.Untrusted
 			}
 			continue
 		}
@@ -278,16 +303,16 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		}
 		for _, ch := range item.Changes {
 			for _, k := range ch.Keys {
-				if _, ok := secret.Data[k]; !ok && !ch.Optional {
+				if !contains(secret.Keys, k) && !ch.Optional {
 					problems = append(problems, fmt.Sprintf("%s needs key %q at %s, and %s has no such key (it has: %s)",
-						c.Target, k, ch.Path, to, strings.Join(keysOf(secret), ", ")))
+						c.Target, k, ch.Path, to, strings.Join(secret.Keys, ", ")))
 				}
 			}
 		}
 		plan.Items = append(plan.Items, item)
 	}
 	if len(problems) > 0 {
-		return nil, &PlanError{Problems: problems, Managed: managed}
+		return nil, &PlanError{Problems: problems, Untrusted: untrusted, Managed: managed}
 	}
 	sort.SliceStable(plan.Items, func(i, j int) bool {
 		a, b := plan.Items[i].Consumer, plan.Items[j].Consumer
@@ -407,11 +432,30 @@ func scopeNote(req Request) string {
 	return " matching " + strings.Join(parts, ", ")
 }
 
-func keysOf(s *corev1.Secret) []string {
+func (pl *Planner) target(ctx context.Context, ns, fam, name string) (TargetInfo, bool, error) {
+	if pl.Target != nil {
+		return pl.Target(ctx, ns, fam, name)
+	}
+	s, err := pl.Client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return TargetInfo{}, false, nil
+	case err != nil:
+		return TargetInfo{}, false, err
+	}
 	keys := make([]string, 0, len(s.Data))
 	for k := range s.Data {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	return keys
+	return TargetInfo{Keys: keys}, true, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
@@ -56,15 +57,22 @@ func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Obs
 	}
 	o.Missing = map[string]bool{}
 	for v := range versions {
+		// A list by name, not a get: it needs no permission to read Secret values
+		// (deploy/rbac grants list on Secrets, never get).
+		var found bool
 		err := e.Retry.Do(ctx, func(ctx context.Context) error {
-			_, err := e.Metadata.Resource(secretsGVR).Namespace(rot.Namespace).Get(ctx, v, metav1.GetOptions{})
+			l, err := e.Metadata.Resource(secretsGVR).Namespace(rot.Namespace).List(ctx, metav1.ListOptions{
+				FieldSelector: fields.OneTermEqualSelector("metadata.name", v).String()})
+			if err == nil {
+				found = len(l.Items) > 0
+			}
 			return err
 		})
 		switch {
-		case apierrors.IsNotFound(err):
-			o.Missing[v] = true
 		case err != nil:
 			return o, fmt.Errorf("checking that version %s exists in namespace %q: %w", v, rot.Namespace, err)
+		case !found:
+			o.Missing[v] = true
 		}
 	}
 	o.Gate = e.gates.state(rot)

@@ -81,6 +81,8 @@ func (c *Creator) Object(r CreateRequest, v family.Version) *corev1.Secret {
 	annotations := map[string]string{
 		family.AnnotationFamily:       r.Family,
 		family.AnnotationRotorVersion: c.RotorVersion,
+		AnnotationKeys:                KeysAnnotation(secretdata.Keys(r.Data)),
+		AnnotationType:                string(typ),
 	}
 	if r.CreatedBy != "" {
 		annotations[family.AnnotationCreatedBy] = r.CreatedBy

@@ -43,11 +43,27 @@ func (w *cleanupWorld) v(i int) string {
 	return family.NewVersion("app", w.base.Add(time.Duration(i)*day)).Name()
 }
 
-// secret stores a Secret (a version made by hand is still a version).
+// secret stores a version as rotor makes it (its labels make it trusted; cleanup
+// never deletes a Secret without them).
 func (w *cleanupWorld) secret(t *testing.T, name string, owners ...metav1.OwnerReference) *corev1.Secret {
 	t.Helper()
+	var labels map[string]string
+	if v, ok := family.Parse(name); ok {
+		labels = family.Labels(v)
+	}
+	return w.store(t, name, labels, owners...)
+}
+
+// lookAlike stores a Secret that fits the name pattern but that rotor did not make.
+func (w *cleanupWorld) lookAlike(t *testing.T, name string) *corev1.Secret {
+	t.Helper()
+	return w.store(t, name, nil)
+}
+
+func (w *cleanupWorld) store(t *testing.T, name string, labels map[string]string, owners ...metav1.OwnerReference) *corev1.Secret {
+	t.Helper()
 	s, err := clusterenv.Client(t).CoreV1().Secrets(w.ns).Create(context.Background(), &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, OwnerReferences: owners},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, OwnerReferences: owners},
 		Data:       map[string][]byte{"token": []byte("canary-value-" + name)},
 	}, metav1.CreateOptions{})
 	if err != nil {

@@ -27,7 +27,7 @@ func TestCleanupRefusalsChangeNothing(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"without a terminal and without --yes", nil, "pass --yes to delete, or --dry-run"},
+		{"without a terminal and without --yes", nil, "pass --yes to go ahead, or --dry-run"},
 		{"an unreadable retention", []string{"--yes", "--retain", "two weeks"}, "cannot read retention period"},
 		{"a negative retention", []string{"--yes", "--retain=-3d"}, "negative"},
 		{"a negative keep", []string{"--yes", "--keep=-1"}, "--keep is -1"},
@@ -158,7 +158,7 @@ func TestCleanupWithoutDeletePermissionChangesNothing(t *testing.T) {
 		t.Fatalf("the reader cannot see the plan: %+v", dry)
 	}
 	r := cleanupRun(t, w, false, nil, "--yes", "--as", user)
-	if r.Code != 1 || !strings.Contains(r.Stderr, `you may not delete secrets in namespace "`+w.ns+`"`) || !strings.Contains(r.Stderr, "Nothing was deleted") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, `you may not delete secrets in namespace "`+w.ns+`"`) || !strings.Contains(r.Stderr, "nothing was changed") {
 		t.Fatalf("got %+v; want a clear permission message", r)
 	}
 	assertUnchanged(t, w.ns, before)

@@ -152,10 +152,10 @@ func TestCreateRefusalsChangeNothing(t *testing.T) {
 	}{
 		{"an invalid family is refused", []string{"create", "Bad_Family", "--from-literal", "k=v"}, "not a valid family name"},
 		{"a family too long for the timestamp is refused", []string{"create", strings.Repeat("a", 239), "--from-literal", "k=v"}, "at most 238 fit"},
-		{"an invalid key is refused", []string{"create", "db", "--from-literal", "bad key=v"}, "not a valid key"},
-		{"a duplicate key is refused", []string{"create", "db", "--from-literal", "k=v", "--from-stdin", "k"}, `key "k" is given twice`},
+		{"an invalid key is refused", []string{"create", "db", "--from-literal", "bad key=v"}, "--from-literal #1: the key is not valid"},
+		{"a duplicate key is refused", []string{"create", "db", "--from-literal", "k=v", "--from-stdin", "k"}, `key "k": given twice (first by --from-literal #1)`},
 		{"no data is refused", []string{"create", "db"}, "no data"},
-		{"a file over 1 MiB is refused", []string{"create", "db", "--from-file", "blob=" + big}, "over the 1 MiB limit"},
+		{"a file over 1 MiB is refused", []string{"create", "db", "--from-file", "blob=" + big}, "more than the 1 MiB"},
 		{"data adding up to over 1 MiB is refused", []string{"create", "db", "--from-file", "a=" + half, "--from-file", "b=" + half}, "over the 1 MiB"},
 		{"a missing file is refused", []string{"create", "db", "--from-file", filepath.Join(dir, "nope")}, "no such file"},
 		{"a namespace that does not exist is refused", []string{"create", "db", "--from-literal", "k=v", "-n", "missing-" + ns[len(ns)-6:]}, "does not exist"},

@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
+	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/test/clusterenv"
 	"github.com/rotor-project/rotor/test/waitfor"
@@ -170,13 +171,15 @@ func TestRolloutRefusalsChangeNothing(t *testing.T) {
 	// A version without the key "token", and one that exists only in another namespace.
 	noKey := "app-20250801000000"
 	mustDo(t, func() error {
+		v, _ := family.Parse(noKey)
 		_, err := c.CoreV1().Secrets(ns).Create(context.Background(), &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: noKey}, Data: map[string][]byte{"password": []byte("x")}}, metav1.CreateOptions{})
+			ObjectMeta: metav1.ObjectMeta{Name: noKey, Labels: family.Labels(v)}, Data: map[string][]byte{"password": []byte("x")}}, metav1.CreateOptions{})
 		return err
 	})
 	mustDo(t, func() error {
+		v, _ := family.Parse("app-20250901000000")
 		_, err := c.CoreV1().Secrets(elsewhere).Create(context.Background(), &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: "app-20250901000000"}, Data: map[string][]byte{"token": []byte("x")}}, metav1.CreateOptions{})
+			ObjectMeta: metav1.ObjectMeta{Name: v.Name(), Labels: family.Labels(v)}, Data: map[string][]byte{"token": []byte("x")}}, metav1.CreateOptions{})
 		return err
 	})
 	tests := []struct {

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"k8s.io/utils/clock"
+
+	"github.com/rotor-project/rotor/internal/redirect"
 )
 
 // DefaultAddress is Datadog's US1 API.
@@ -64,7 +66,7 @@ func New(keys Keys, query, apiVersion string, window time.Duration, clk clock.Pa
 		window = 5 * time.Minute
 	}
 	return &Client{keys: keys, query: query, apiVersion: apiVersion, window: window,
-		http: &http.Client{Timeout: 30 * time.Second}, clock: clk}, nil
+		http: &http.Client{Timeout: 30 * time.Second, CheckRedirect: redirect.Policy}, clock: clk}, nil
 }
 
 // Query returns the latest value as float64, or nil when Datadog has no data.

@@ -91,6 +91,5 @@ func redact(raw string) string {
 	if err != nil {
 		return "(unparsable address)"
 	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return u.String()
+	return u.Scheme + "://" + u.Host
 }

@@ -2,7 +2,8 @@
 // default) with the configured headers and picks a value with a Kubernetes-style
 // JSONPath expression such as {$.data.errorRate}, as Argo Rollouts' web provider does.
 // No match, or a JSON null, is "no data". Header values may hold credentials: they
-// are never part of an error or a message, and neither is the URL's query string.
+// are never part of an error or a message, and neither is the URL's path or query
+// string; a redirect to another host drops them (see package redirect).
 package web
 
 import (
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/util/jsonpath"
+
+	"github.com/rotor-project/rotor/internal/redirect"
 )
 
 // Header is one request header.
@@ -39,7 +42,7 @@ func New(rawURL, method, jsonPath string, headers []Header, timeout time.Duratio
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	c := &Client{url: rawURL, method: strings.ToUpper(method), headers: headers, http: &http.Client{Timeout: timeout}}
+	c := &Client{url: rawURL, method: strings.ToUpper(method), headers: headers, http: &http.Client{Timeout: timeout, CheckRedirect: redirect.Policy}}
 	if jsonPath != "" {
 		p := jsonpath.New("metric")
 		if err := p.Parse(jsonPath); err != nil {
@@ -104,12 +107,12 @@ func (c *Client) Query(ctx context.Context) (any, error) {
 	return out, nil
 }
 
-// where names the endpoint without credentials: scheme, host and path.
+// where names the endpoint without credentials: scheme and host only (a path may carry
+// a token, as webhook URLs do).
 func (c *Client) where() string {
 	u, err := url.Parse(c.url)
 	if err != nil {
 		return "(unparsable URL)"
 	}
-	u.User, u.RawQuery, u.Fragment = nil, "", ""
-	return u.String()
+	return u.Scheme + "://" + u.Host
 }

@@ -42,6 +42,7 @@ func TestQuery(t *testing.T) {
 		{"a path that matches nothing is no data", srv.URL + "/metrics", "", "{$.data.absent}", nil, ""},
 		{"the method is configurable", srv.URL + "/metrics", "post", "{$.data.errorRate}", 0.25, ""},
 		{"a non-2xx answer is an error naming the status", srv.URL + "/fail?token=CANARY-query", "", "", nil, "500"},
+		{"the URL's path is never in an error (webhook-style URLs carry tokens there)", srv.URL + "/hooks/CANARY-path-token", "", "", nil, "answered 500"},
 		{"invalid JSON is an error", srv.URL + "/broken", "", "", nil, "JSON"},
 		{"an unreachable endpoint is an error", "http://127.0.0.1:1/x?token=CANARY-query", "", "", nil, "unreachable"},
 	}
@@ -80,5 +81,33 @@ func TestQuery(t *testing.T) {
 func TestNewRefusesAJSONPathThatDoesNotParse(t *testing.T) {
 	if _, err := New("http://x", "", "{$.data[", nil, 0); err == nil || !strings.Contains(err.Error(), "does not parse") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestCustomHeadersAreNotForwardedToAnotherHost(t *testing.T) {
+	var leaked http.Header
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked = r.Header.Clone()
+		_, _ = w.Write([]byte(`{"v": 1}`))
+	}))
+	defer other.Close()
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, strings.Replace(other.URL, "127.0.0.1", "localhost", 1)+"/v", http.StatusFound)
+	}))
+	defer origin.Close()
+	c, err := New(origin.URL+"/v", "", "{$.v}", []Header{{Key: "X-Api-Key", Value: "CANARY-x"}, {Key: "DD-API-KEY", Value: "CANARY-dd"}}, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Query(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if leaked == nil {
+		t.Fatal("the redirect was not followed")
+	}
+	for k, v := range leaked {
+		if strings.Contains(strings.Join(v, ","), "CANARY") {
+			t.Fatalf("header %s was forwarded to another host", k)
+		}
 	}
 }
