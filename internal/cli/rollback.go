@@ -32,6 +32,8 @@ type RollbackOptions struct {
 	Yes           bool
 	DryRun        dryRunFlag
 	Scope         scopeFlags
+	// GitOps rolls back through git: a commit of the previous names.
+	GitOps gitopsFlags
 
 	streams IOStreams
 	f       *factory
@@ -51,10 +53,15 @@ until every reference was re-pointed and the time until all were healthy.
 
 Rolling back twice does nothing the second time: the journal says the rollout was already
 reversed. A rollout that was interrupted (its run was killed) is rolled back from its
-journal; a rollback that was interrupted is finished.`,
+journal; a rollback that was interrupted is finished.
+
+A rollout made through git (rollout --gitops) is rolled back through git: --gitops --repo
+DIR commits the previous names (the commit says which commit it reverts), pushes it with
+--push, and waits for the GitOps engine to apply it.`,
 		Example: examples(name, `
 {{.}} rollback auth-api-secrets -n payments --yes
-{{.}} rollback auth-api-secrets --to auth-api-secrets-20250715100000 --workload deployment/api`),
+{{.}} rollback auth-api-secrets --to auth-api-secrets-20250715100000 --workload deployment/api
+{{.}} rollback auth-api-secrets -n payments --gitops --repo ./fleet --path apps/payments --push --yes`),
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeFamilies(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -71,6 +78,12 @@ journal; a rollback that was interrupted is finished.`,
 			if o.Timeout <= 0 {
 				return usageErrorf("--timeout must be positive")
 			}
+			if err := o.GitOps.validate(); err != nil {
+				return err
+			}
+			if o.GitOps.Enabled && o.DryRun.strategy == dryRunServer {
+				return usageErrorf("--dry-run=server sends live patches, which a rollback through git does not make: use --dry-run to print the commit's diff")
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -80,6 +93,7 @@ journal; a rollback that was interrupted is finished.`,
 	cmd.Flags().DurationVar(&o.LeaseDuration, "lease-duration", lock.DefaultDuration, "How long the family's lock (a Lease, renewed while rotor runs) outlives a run that was killed (5s to 10m)")
 	o.DryRun.add(cmd)
 	o.Scope.add(cmd)
+	o.GitOps.add(cmd)
 	return cmd
 }
 
@@ -89,6 +103,10 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := o.GitOps.complete(ctx, o.f, o.streams.ErrOut, r.say); err != nil {
+		return err
+	}
+	r.eng.Rotations.GitOps = o.GitOps.mover
 	ns := o.Scope.namespace
 	unfinished, err := r.unfinished(ctx, ns, o.Family)
 	if err != nil {
@@ -101,11 +119,12 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 		// An interrupted run: finish it under the lock below (a rollout is rolled back).
 	case o.To != "":
 		plan, err := r.eng.Planner.Plan(ctx, rollout.Request{Family: o.Family, Namespace: ns, To: o.To, Back: true,
-			Selector: o.Scope.selector, Workloads: o.Scope.workloads, AllowDrift: o.Scope.AllowDrift})
+			Selector: o.Scope.selector, Workloads: o.Scope.workloads, AllowDrift: o.Scope.AllowDrift, GitOps: o.GitOps.Enabled})
 		if err != nil {
 			return err
 		}
-		spec := v1alpha1.RotationSpec{Family: o.Family, Target: o.To, Action: v1alpha1.ActionRollback, Timeout: &metav1.Duration{Duration: o.Timeout}}
+		spec := v1alpha1.RotationSpec{Family: o.Family, Target: o.To, Action: v1alpha1.ActionRollback, Timeout: &metav1.Duration{Duration: o.Timeout},
+			GitOps: o.GitOps.spec.DeepCopy()}
 		rb = rotation.New(spec, ns, plan.Items, r.eng.By)
 	default:
 		last, why, err := latestRollout(ctx, r, ns, o.Family)
@@ -117,8 +136,12 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 			return nil
 		}
 		reverts = last
+		if last.Spec.GitOps != nil && !o.GitOps.Enabled {
+			return usageErrorf("the last rollout of %q in namespace %q (%s) went through git; roll it back through git too, with --gitops --repo DIR: a live rollback would be reverted by the GitOps engine", o.Family, ns, last.Name)
+		}
 		rb = rotation.NewRollback(last, r.eng.By, r.f.Clock.Now())
 		rb.Spec.Timeout = &metav1.Duration{Duration: o.Timeout}
+		rb.Spec.GitOps = o.GitOps.spec.DeepCopy()
 		if err := o.narrow(ctx, r, rb); err != nil {
 			return err
 		}
@@ -133,6 +156,11 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 		if !anyMoves(rb) {
 			fmt.Fprintln(o.streams.Out, "nothing to do: every consumer in scope already names its rollback target")
 			return nil
+		}
+		if o.GitOps.Enabled {
+			if err := o.GitOps.preview(ctx, rb, o.streams.Out); err != nil {
+				return err
+			}
 		}
 	}
 	if o.DryRun.strategy != dryRunNone {

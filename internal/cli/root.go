@@ -136,6 +136,7 @@ type hint struct {
 
 var hints = []hint{
 	{isPlanError, "hint: name the version with --to VERSION (or latest); choose the consumers with -n/-A, -l SELECTOR and --workload KIND/NAME."},
+	{isGitOpsUnavailable, "hint: that rotation goes through git: run the command again with --gitops --repo DIR (a clone of the repository the GitOps engine reads; --push if its commits are pushed)."},
 	{isForbidden, "hint: your user lacks a permission this command needs; `kubectl auth can-i --list -n NAMESPACE` shows what you may do, and a cluster admin can grant the missing verb with a Role and RoleBinding."},
 	{isUnreachable, "hint: the cluster did not answer; check --kubeconfig and --context, or that the API server is up."},
 }

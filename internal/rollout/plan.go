@@ -78,6 +78,9 @@ type Request struct {
 	// AllowDrift re-points consumers another tool manages (Argo CD, Flux, Helm), which
 	// that tool will revert; without it such consumers refuse the rotation.
 	AllowDrift bool
+	// GitOps marks a rotation through git: it changes the source the GitOps engine
+	// applies, so consumers Argo CD or Flux manage are what it moves, not drift.
+	GitOps bool
 }
 
 // Item is the plan for one consumer.
@@ -258,7 +261,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if o := item.Consumer.ManagedBy; o != nil && !item.Skip && len(item.Changes) > 0 {
+		if o := item.Consumer.ManagedBy; o != nil && !item.Skip && len(item.Changes) > 0 && !req.GitOps {
 			if !req.AllowDrift {
 				problems = append(problems, fmt.Sprintf("%s in namespace %q is managed by %s: %s",
 					c.Target, c.Namespace, o, o.Remedy("--allow-drift")))
