@@ -106,7 +106,10 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 	if err := o.GitOps.complete(ctx, o.f, o.streams.ErrOut, r.say); err != nil {
 		return err
 	}
-	r.eng.Rotations.GitOps = o.GitOps.mover
+	if o.GitOps.Enabled {
+		r.eng.Rotations.GitOps = o.GitOps.mover
+		r.eng.Rotations.Driver.Kind = "gitops"
+	}
 	ns := o.Scope.namespace
 	unfinished, err := r.unfinished(ctx, ns, o.Family)
 	if err != nil {

@@ -211,7 +211,10 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 	if err := o.GitOps.complete(ctx, o.f, o.streams.ErrOut, r.say); err != nil {
 		return err
 	}
-	r.eng.Rotations.GitOps = o.GitOps.mover
+	if o.GitOps.Enabled {
+		r.eng.Rotations.GitOps = o.GitOps.mover
+		r.eng.Rotations.Driver.Kind = "gitops"
+	}
 	plan, err := r.eng.Planner.Plan(ctx, o.request())
 	if err != nil {
 		return err
