@@ -135,6 +135,7 @@ type hint struct {
 }
 
 var hints = []hint{
+	{isGitOpsManagedRefusal, "hint: rotate consumers Flux or Argo CD manage through git: the same command with --gitops --repo DIR (a clone of the repository they apply; --path SUBDIR, --push) commits the change, waits for it to be applied, gates it and reverts it by a commit on failure; or pass --allow-drift to re-point them live anyway (their owner will revert it)."},
 	{isManagedRefusal, "hint: to re-point consumers Argo CD, Flux or Helm manage live anyway (their owner will revert it unless its source changes), pass --allow-drift."},
 	{isPlanError, "hint: name the version with --to VERSION (or latest); choose the consumers with -n/-A, -l SELECTOR and --workload KIND/NAME."},
 	{isGitOpsUnavailable, "hint: that rotation goes through git: run the command again with --gitops --repo DIR (a clone of the repository the GitOps engine reads; --push if its commits are pushed)."},
@@ -148,6 +149,11 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func usageErrorf(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+func isGitOpsManagedRefusal(err error) bool {
+	var pe *rollout.PlanError
+	return errors.As(err, &pe) && pe.GitOpsManaged
+}
 
 func isManagedRefusal(err error) bool {
 	var pe *rollout.PlanError

@@ -155,6 +155,9 @@ type PlanError struct {
 	// Managed is set when a consumer another tool manages is among the reasons: the
 	// caller may say how to allow the drift.
 	Managed bool
+	// GitOpsManaged is set when such a consumer is Flux's or Argo CD's: the caller may
+	// say how to rotate it through git.
+	GitOpsManaged bool
 }
 
 func (e *PlanError) Error() string {
@@ -195,7 +198,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 	}
 	plan := &Plan{Family: req.Family}
 	var problems []string
-	managed := false
+	managed, gitopsManaged := false, false
 	targets := map[string]*corev1.Secret{} // namespace/name → Secret (nil: missing)
 	for _, c := range consumers {
 		to := req.To
@@ -270,6 +273,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 				problems = append(problems, fmt.Sprintf("%s in namespace %q is managed by %s: %s",
 					c.Target, c.Namespace, o, o.Remedy()))
 				managed = true
+				gitopsManaged = gitopsManaged || o.Tool == managedby.Flux || o.Tool == managedby.ArgoCD
 				continue
 			}
 			item.Drift = o.String()
@@ -286,7 +290,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		plan.Items = append(plan.Items, item)
 	}
 	if len(problems) > 0 {
-		return nil, &PlanError{Problems: problems, Managed: managed}
+		return nil, &PlanError{Problems: problems, Managed: managed, GitOpsManaged: gitopsManaged}
 	}
 	sort.SliceStable(plan.Items, func(i, j int) bool {
 		a, b := plan.Items[i].Consumer, plan.Items[j].Consumer

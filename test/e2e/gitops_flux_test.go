@@ -200,7 +200,7 @@ func TestARotationThroughGitIsAppliedByFluxAndGatedByHealthAndPrometheus(t *test
 
 	before := snapshot(t, w.ns)
 	r := w.rotor(t, "rollout", "app", "--to", w.v2, "--yes", "--timeout", rotorTimeout(t))
-	if r.Code != 1 || !strings.Contains(r.Stderr, "managed by Flux Kustomization") || !strings.Contains(r.Stderr, "rollout --gitops --repo DIR") {
+	if r.Code != 1 || !strings.Contains(r.Stderr, "managed by Flux Kustomization") || !strings.Contains(r.Stderr, "the same command with --gitops --repo DIR") {
 		t.Fatalf("a live rollout of a Flux-managed Deployment: %+v", r)
 	}
 	assertUnchanged(t, w.ns, before)
