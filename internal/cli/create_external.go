@@ -29,7 +29,6 @@ type externalFlags struct {
 	groups []externalsecret.Ref
 	// given records, per group, which fields a flag set (a second one is refused).
 	given []map[string]bool
-	err   error
 }
 
 // remoteFlag is one of the grouped flags: each Set applies to the latest group.

@@ -59,7 +59,7 @@ func (g *gitopsFlags) validate() error {
 // complete resolves the clone: its top, the manifests' directory in it, and (with
 // --push) where the current branch pushes. It sets up the mover the engine commits
 // through.
-func (g *gitopsFlags) complete(ctx context.Context, f *factory, progress io.Writer, say func(string, ...any)) error {
+func (g *gitopsFlags) complete(ctx context.Context, f *factory, say func(string, ...any)) error {
 	if !g.Enabled {
 		return nil
 	}
@@ -110,18 +110,6 @@ func (g *gitopsFlags) complete(ctx context.Context, f *factory, progress io.Writ
 	return nil
 }
 
-// where says where the rotation commits, for messages.
-func (g *gitopsFlags) where() string {
-	s := g.Repo
-	if g.Path != "" {
-		s += " (" + g.Path + ")"
-	}
-	if g.spec != nil && g.spec.Push {
-		s += ", pushed to " + g.spec.Remote + " " + g.spec.Branch
-	}
-	return s
-}
-
 // preview refuses, with nothing written, a rotation the mover would refuse, and with
 // diff set prints the change of the manifests it would commit.
 func (g *gitopsFlags) preview(ctx context.Context, rot *v1alpha1.SecretRotation, diff io.Writer) error {
@@ -146,7 +134,7 @@ func (g *gitopsFlags) preview(ctx context.Context, rot *v1alpha1.SecretRotation,
 	return nil
 }
 
-// gitopsHint is the hint for a rotation through git that a run without --gitops met.
+// isGitOpsUnavailable matches a rotation through git that a run without --gitops met.
 func isGitOpsUnavailable(err error) bool {
 	var e *rotation.GitOpsUnavailableError
 	return errors.As(err, &e)

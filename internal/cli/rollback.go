@@ -103,7 +103,7 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := o.GitOps.complete(ctx, o.f, o.streams.ErrOut, r.say); err != nil {
+	if err := o.GitOps.complete(ctx, o.f, r.say); err != nil {
 		return err
 	}
 	if o.GitOps.Enabled {

@@ -208,7 +208,7 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := o.GitOps.complete(ctx, o.f, o.streams.ErrOut, r.say); err != nil {
+	if err := o.GitOps.complete(ctx, o.f, r.say); err != nil {
 		return err
 	}
 	if o.GitOps.Enabled {

@@ -116,7 +116,7 @@ func TestParseFile(t *testing.T) {
 	if !reflect.DeepEqual(refs, want) {
 		t.Fatalf("%+v", refs)
 	}
-	if _, err := ParseFile([]byte("- secretKey: token\n  remoteRef: {key: k, versoin: 1}\n")); err == nil || !strings.Contains(err.Error(), "versoin") {
+	if _, err := ParseFile([]byte("- secretKey: token\n  remoteRef: {key: k, revision: 1}\n")); err == nil || !strings.Contains(err.Error(), "revision") {
 		t.Fatalf("a misspelt field: %v", err)
 	}
 }

@@ -172,7 +172,7 @@ func (r *Request) Validate() error {
 func ParseFile(data []byte) ([]Ref, error) {
 	var refs []Ref
 	if err := yaml.UnmarshalStrict(data, &refs); err != nil {
-		return nil, fmt.Errorf("%v (the file must be a list of {secretKey, remoteRef: {key, version, property}}, as an ExternalSecret's spec.data)", err)
+		return nil, fmt.Errorf("%w (the file must be a list of {secretKey, remoteRef: {key, version, property}}, as an ExternalSecret's spec.data)", err)
 	}
 	if len(refs) == 0 && len(bytes.TrimSpace(data)) > 0 {
 		return nil, errors.New("the file holds no entries")
