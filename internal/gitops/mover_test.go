@@ -334,3 +334,39 @@ func TestNormalizeURL(t *testing.T) {
 		t.Error("two repositories normalized to one")
 	}
 }
+
+func TestGitsArgvCarriesOnlyNamesAndPaths(t *testing.T) {
+	_, clone := remoteAndClone(t)
+	real, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "argv.log")
+	wrapper := filepath.Join(dir, "git")
+	writeFile(t, wrapper, "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '"+logFile+"'\nexec '"+real+"' \"$@\"\n")
+	if err := os.Chmod(wrapper, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mv := &Mover{Git: Git{Binary: wrapper, Env: gitIdentity}, Repo: clone}
+	rot := gitRotation("web")
+	ctx := context.Background()
+	ch, err := mv.Move(ctx, rot, forward(rot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot.Status.Commits = []v1alpha1.SourceChange{{Action: "Repoint", Commit: ch.Commit}}
+	rot.Status.Message = "Deployment/web: CrashLoopBackOff (the reason a revert names)"
+	if _, err := mv.Move(ctx, rot, back(rot)); err != nil {
+		t.Fatal(err)
+	}
+	argv := readFile(t, logFile)
+	for _, never := range []string{"CrashLoopBackOff", "Rotor-Family", "rotor: set"} {
+		if strings.Contains(argv, never) {
+			t.Fatalf("git's argv carries %q (the message goes through standard input):\n%s", never, argv)
+		}
+	}
+	if !strings.Contains(argv, "commit --quiet --file=-") || !strings.Contains(argv, "push --quiet origin HEAD:refs/heads/main") {
+		t.Fatalf("the wrapper did not see the commits and pushes:\n%s", argv)
+	}
+}

@@ -205,6 +205,18 @@ func TestARotationThroughGitIsAppliedByFluxAndGatedByHealthAndPrometheus(t *test
 	}
 	assertUnchanged(t, w.ns, before)
 
+	// A dry run prints the plan and the commit's diff, and changes nothing anywhere.
+	seed := w.repo.Head(t)
+	r = w.rotor(t, "rollout", "app", "--to", w.v2, "--gitops", "--repo", w.clone, "--path", "apps/web", "--dry-run")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "+++ b/") || !strings.Contains(r.Stdout, `+            name: "`+w.v2+`"   # the current version`) ||
+		!strings.Contains(r.Stderr, "dry run: nothing was changed or committed") {
+		t.Fatalf("rollout --gitops --dry-run: %+v", r)
+	}
+	if w.repo.Head(t) != seed || gitserver.Git(t, w.clone, "status", "--porcelain") != "" || gitserver.Git(t, w.clone, "rev-parse", "HEAD") != seed+"\n" {
+		t.Fatal("the dry run committed or wrote something")
+	}
+	assertUnchanged(t, w.ns, before)
+
 	r = w.rotor(t, append([]string{"rollout", "app", "--to", w.v2, "--analysis", file, "--arg", "instance=" + exps[0].Target}, gitFlags...)...)
 	if r.Code != 0 {
 		t.Fatalf("rollout --gitops: %+v", r)
