@@ -370,3 +370,22 @@ func TestGitsArgvCarriesOnlyNamesAndPaths(t *testing.T) {
 		t.Fatalf("the wrapper did not see the commits and pushes:\n%s", argv)
 	}
 }
+
+func TestAFailedCommitLeavesTheCloneAsItWas(t *testing.T) {
+	_, clone := remoteAndClone(t)
+	// A pre-commit hook that refuses every commit.
+	writeFile(t, filepath.Join(clone, ".git", "hooks", "pre-commit"), "#!/bin/sh\necho 'commits are frozen' >&2\nexit 1\n")
+	if err := os.Chmod(filepath.Join(clone, ".git", "hooks", "pre-commit"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mv := &Mover{Git: Git{Env: gitIdentity}, Repo: clone}
+	rot := gitRotation("web")
+	rot.Spec.GitOps.Push = false
+	_, err := mv.Move(context.Background(), rot, forward(rot))
+	if err == nil || !strings.Contains(err.Error(), "commits are frozen") || !strings.Contains(err.Error(), "put back") {
+		t.Fatalf("err = %v", err)
+	}
+	if st := gitRun(t, clone, "status", "--porcelain"); st != "" {
+		t.Fatalf("the clone is not clean after the refused commit:\n%s", st)
+	}
+}

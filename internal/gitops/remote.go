@@ -145,12 +145,15 @@ func (g Git) FindCommit(ctx context.Context, top string, trailers ...string) (st
 }
 
 // CommitFiles stages files (relative to top) and commits exactly them with message
-// (through standard input). It returns the new commit's hash.
+// (through standard input). It returns the new commit's hash. When the commit fails
+// (no committer identity, a hook that refuses it) the files are unstaged again.
 func (g Git) CommitFiles(ctx context.Context, top string, files []string, message string) (string, error) {
 	if _, err := g.run(ctx, top, nil, append([]string{"add", "--"}, files...)...); err != nil {
 		return "", err
 	}
 	if _, err := g.run(ctx, top, []byte(message), append([]string{"commit", "--quiet", "--file=-", "--"}, files...)...); err != nil {
+		// Unstage them again: the caller puts the files back as they were.
+		_, _ = g.run(context.WithoutCancel(ctx), top, nil, append([]string{"reset", "--quiet", "--"}, files...)...)
 		return "", err
 	}
 	return g.Head(ctx, top)
