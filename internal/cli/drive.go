@@ -141,6 +141,11 @@ func (r *runner) say(format string, a ...any) {
 
 // unfinished are the rotations of fam in ns that no run finished, oldest first.
 func (r *runner) unfinished(ctx context.Context, ns, fam string) ([]*v1alpha1.SecretRotation, error) {
+	if ns == "" {
+		// Resuming or rolling back is done under the lock of one namespace; an empty
+		// one would reach into every namespace's journals without their locks.
+		return nil, errors.New("internal error: looking for unfinished rotations needs a namespace")
+	}
 	all, err := r.eng.Journal.List(ctx, ns, fam)
 	if err != nil {
 		return nil, err
@@ -215,6 +220,9 @@ func batches(p *rollout.Plan) [][]rollout.Item {
 	idx := map[key]int{}
 	var out [][]rollout.Item
 	for _, it := range p.Items {
+		if it.Consumer.Namespace == "" {
+			continue // cluster-scoped: reported in the plan only, never part of a batch
+		}
 		k := key{it.Consumer.Namespace, it.To}
 		i, ok := idx[k]
 		if !ok {

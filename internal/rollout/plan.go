@@ -11,6 +11,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -265,6 +266,9 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 			continue
 		}
 		item, err := pl.item(ctx, c, req.Family, to)
+		if apierrors.IsNotFound(err) || errors.Is(err, errGone) {
+			continue // deleted since the references were read (a green copy going away): no longer a consumer
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -305,15 +309,28 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 	return plan, nil
 }
 
+// errGone marks a consumer being deleted: no longer one to re-point.
+var errGone = errors.New("being deleted")
+
 func (pl *Planner) item(ctx context.Context, c Consumer, fam, to string) (Item, error) {
 	item := Item{Consumer: c, To: to}
 	if c.Immutable {
 		item.Skip, item.Note = true, c.Note
 		return item, nil
 	}
+	if c.Namespace == "" {
+		// A rotation is journaled, locked and rolled back per namespace; an object of
+		// no namespace (a ClusterAnalysisTemplate) belongs to none of them, so it is
+		// reported with what to do, never patched by a namespaced rotation.
+		item.Skip, item.Note = true, "cluster-scoped: not re-pointed by a rotation, which runs per namespace; change its reference in its manifests or by hand once every namespace runs the new version"
+		return item, nil
+	}
 	obj, err := pl.Repointer.Get(ctx, c.Target)
 	if err != nil {
 		return item, fmt.Errorf("reading %s: %w", c.Target, err)
+	}
+	if obj.GetDeletionTimestamp() != nil {
+		return item, fmt.Errorf("reading %s: %w", c.Target, errGone)
 	}
 	item.Consumer.Labels = obj.GetLabels()
 	item.Consumer.ManagedBy = managedby.Detect(obj.GetLabels(), obj.GetAnnotations())

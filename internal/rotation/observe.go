@@ -193,6 +193,9 @@ func (e *Engine) judge(ctx context.Context, rot *v1alpha1.SecretRotation, c v1al
 		return kinds.State{Done: true, Message: "takes its version at once"}, nil, nil
 	}
 	st := k.Judge(target, opts)
+	if j := c.Judge; j != nil {
+		st.Message = j.Kind + "/" + j.Name + " " + st.Message // the state is that object's
+	}
 	if k.Pods == nil {
 		return st, nil, nil
 	}
