@@ -107,6 +107,12 @@ type RotationSpec struct {
 	// revert the change at its next sync.
 	// +optional
 	AllowDrift bool `json:"allowDrift,omitempty"`
+	// GitOps makes the rotation's changes commits in a git repository that a GitOps
+	// engine (Flux, Argo CD) applies, instead of live patches: a re-point is a commit
+	// (pushed when Push is set) rotor then waits to see in the cluster, a rollback a
+	// revert commit. Steps, health and analysis are judged as for a live rotation.
+	// +optional
+	GitOps *GitOpsSpec `json:"gitops,omitempty"`
 	// Timeout is the deadline of the whole rotation from its start (default 30m). A
 	// rollback it triggers gets the same length again.
 	// +optional
@@ -120,6 +126,23 @@ type RotationSpec struct {
 	// Batch is this rotation's place in its run, from 0.
 	// +optional
 	Batch int32 `json:"batch,omitempty"`
+}
+
+// GitOpsSpec says where a rotation through git writes.
+type GitOpsSpec struct {
+	// Path is the directory of manifests, relative to the repository's top ("" or "."
+	// for all of it).
+	// +optional
+	Path string `json:"path,omitempty"`
+	// Push sends each commit to Remote's Branch; without it the commits stay in the
+	// local clone (a GitOps engine that reads the clone's repository sees them).
+	// +optional
+	Push bool `json:"push,omitempty"`
+	// Remote and Branch are where commits are pushed (default: the branch's upstream).
+	// +optional
+	Remote string `json:"remote,omitempty"`
+	// +optional
+	Branch string `json:"branch,omitempty"`
 }
 
 // Scope narrows the consumers of a rotation.
@@ -309,6 +332,10 @@ type RotationStatus struct {
 	// RevertedBy names the rollback that reversed this rotation.
 	// +optional
 	RevertedBy string `json:"revertedBy,omitempty"`
+	// Commits are the changes a rotation through git made (spec.gitops), oldest first:
+	// the commit of each re-point and of each revert.
+	// +optional
+	Commits []SourceChange `json:"commits,omitempty"`
 	// Watch is the post-rotation watch window, so a restarted watch continues it.
 	// +optional
 	Watch *WatchStatus `json:"watch,omitempty"`
@@ -363,6 +390,36 @@ type GreenStatus struct {
 	Name string `json:"name"`
 	// Replicas is the blue Deployment's size before the rotation.
 	Replicas int32 `json:"replicas"`
+}
+
+// SourceChange is one change rotor made in the source a GitOps engine applies (a git
+// commit) instead of patching the cluster.
+type SourceChange struct {
+	// Action is Repoint (towards the rotation's target) or Restore (a revert, back to
+	// where consumers came from).
+	Action string `json:"action"`
+	// Step is the step it belongs to.
+	Step int32 `json:"step"`
+	// Commit is the commit's hash.
+	Commit string `json:"commit"`
+	// Objects are the objects whose references it changes, as Kind/name.
+	// +optional
+	Objects []string `json:"objects,omitempty"`
+	// Files are the files it changed, relative to the repository's top.
+	// +optional
+	Files []string `json:"files,omitempty"`
+	// Pushed is set once the commit was pushed.
+	// +optional
+	Pushed bool `json:"pushed,omitempty"`
+	// Reused is set when the manifests already said this (an earlier run made the
+	// commit): Commit is then the commit that did.
+	// +optional
+	Reused bool        `json:"reused,omitempty"`
+	At     metav1.Time `json:"at"`
+	// Applied is when the cluster was first seen to show it (the GitOps engine applied
+	// it).
+	// +optional
+	Applied *metav1.Time `json:"applied,omitempty"`
 }
 
 // Intent is an action the engine is about to take.

@@ -30,11 +30,14 @@ type CreateOptions struct {
 	Files    []string
 	EnvFiles []string
 	StdinKey string
+	// External makes the version from an external store through ESO.
+	External externalFlags
 
 	namespace string
 	sources   []secretdata.Source
 	creator   *versions.Creator
 	createdBy func(context.Context) string
+	cmd       *cobra.Command
 	streams   IOStreams
 	f         *factory
 }
@@ -47,7 +50,7 @@ func NewCmdCreate(f *factory, name string, streams IOStreams) *cobra.Command {
 		f:          f,
 	}
 	cmd := &cobra.Command{
-		Use:   "create FAMILY [--from-stdin KEY] [--from-file [KEY=]PATH] [--from-env-file PATH] [--dry-run=server]",
+		Use:   "create FAMILY [--from-stdin KEY] [--from-file [KEY=]PATH] [--from-env-file PATH] [--external --store NAME --remote-key KEY --remote-version V...] [--dry-run=server]",
 		Short: "Create a new immutable version FAMILY-YYYYMMDDHHMMSS of a Secret",
 		Long: `Create a new version of a Secret family: an immutable Secret named
 FAMILY-YYYYMMDDHHMMSS after the current UTC second. Existing versions are never touched,
@@ -56,7 +59,15 @@ and an existing name is never overwritten.
 Values enter by standard input or files. --from-literal works too, but a value on the
 command line lands in your shell history and in the process list.
 
-Prints the new version's name; -o yaml|json prints the Secret with every value redacted.`,
+Prints the new version's name; -o yaml|json prints the Secret with every value redacted.
+
+--external makes the version from an external store (AWS Secrets Manager, Vault, …)
+through the External Secrets Operator instead: an ExternalSecret named FAMILY-YYYYMMDDHHMMSS
+whose target is the Secret of that name (owned by it, immutable, never refreshed), each
+--remote-key pinned to its --remote-version (refused without one: a version's content must
+never change). rotor waits for ESO to sync it; if ESO cannot, rotor says why and deletes the
+ExternalSecret, so nothing is left. rotor never sees a value. --dry-run=client -o yaml prints
+the ExternalSecret, for a repository that commits it instead.`,
 		Example: examples(name, `
 # A value from standard input (nothing in shell history)
 printf %s "$TOKEN" | {{.}} create auth-api-secrets --from-stdin token
@@ -65,7 +76,11 @@ printf %s "$TOKEN" | {{.}} create auth-api-secrets --from-stdin token
 {{.}} create auth-api-secrets --from-file tls.crt=./cert.pem --from-file ./tls.key --from-env-file ./app.env
 
 # Check with the API server without creating anything
-{{.}} create auth-api-secrets --from-file ./token --dry-run=server -o yaml`),
+{{.}} create auth-api-secrets --from-file ./token --dry-run=server -o yaml
+
+# From a store through the External Secrets Operator, every key pinned to a version
+{{.}} create auth-api-secrets --external --store vault --remote-key prod/auth/api --property token --remote-version 7 \
+    --remote-key prod/auth/region --secret-key region --remote-version 2`),
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeFamilies(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -84,6 +99,7 @@ printf %s "$TOKEN" | {{.}} create auth-api-secrets --from-stdin token
 	fl.StringArrayVar(&o.Files, "from-file", nil, "[KEY=]PATH: a file's content as one key (default key: the file name); repeatable")
 	fl.StringArrayVar(&o.EnvFiles, "from-env-file", nil, "PATH of a file of KEY=VALUE lines; repeatable")
 	fl.StringVar(&o.StdinKey, "from-stdin", "", "KEY whose value is read from standard input")
+	o.External.add(cmd)
 	o.DryRun.add(cmd)
 	o.PrintFlags.AddFlags(cmd)
 	return cmd
@@ -92,6 +108,7 @@ printf %s "$TOKEN" | {{.}} create auth-api-secrets --from-stdin token
 // Complete fills the options from the command line and the kubeconfig.
 func (o *CreateOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.Family = args[0]
+	o.cmd = cmd
 	var err error
 	if o.namespace, err = o.f.Namespace(); err != nil {
 		return err
@@ -131,6 +148,12 @@ func (o *CreateOptions) Validate() error {
 	if err := o.DryRun.validate(); err != nil {
 		return err
 	}
+	if err := o.External.validate(o.cmd, len(o.sources)); err != nil {
+		return err
+	}
+	if o.External.Enabled {
+		return nil
+	}
 	if t := strings.TrimSpace(o.Type); t == "" {
 		return usageErrorf("--type must not be empty (default Opaque)")
 	}
@@ -142,6 +165,9 @@ func (o *CreateOptions) Validate() error {
 
 // Run reads the data, creates the version and prints it.
 func (o *CreateOptions) Run(ctx context.Context) error {
+	if o.External.Enabled {
+		return o.runExternal(ctx)
+	}
 	stdin := o.streams.In
 	if o.f.IsTerminal(stdin) {
 		// Typed at a terminal: one line, never echoed.

@@ -25,6 +25,8 @@ func NewCmdGitOps(f *factory, name string, streams IOStreams) *cobra.Command {
 		Long: `In a GitOps repository a rotation is a commit that changes Secret *names* in manifests; the
 GitOps engine (Flux, Argo CD) applies it. "gitops set" makes that change, keeping every
 other byte of the files; "gitops check" compares the manifests with the cluster.
+"rollout --gitops --repo DIR" and "rollback --gitops" drive a whole rotation through git:
+commit, wait for the cluster to show it, gate it, revert it by a commit on failure.
 See docs/gitops.md.`,
 	}
 	cmd.AddCommand(newCmdGitOpsSet(f, name, streams), newCmdGitOpsCheck(f, name, streams))

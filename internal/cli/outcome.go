@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,6 +31,7 @@ func printOutcome(w io.Writer, verb string, rot *v1alpha1.SecretRotation, multi 
 	if st.Phase == v1alpha1.Succeeded {
 		fmt.Fprintf(w, "%s succeeded%s: %d consumer(s) re-pointed in %s, healthy after %s\n", verb, where, changed,
 			since(st.Started, st.Repointed), since(st.Started, st.Finished))
+		printCommits(w, rot)
 		return nil
 	}
 	fmt.Fprintf(w, "%s FAILED%s", verb, where)
@@ -57,6 +59,7 @@ func printOutcome(w io.Writer, verb string, rot *v1alpha1.SecretRotation, multi 
 	if st.Phase == v1alpha1.Failed && st.Message != "" && st.Failure != nil && st.Message != failureLine(st.Failure) {
 		fmt.Fprintf(w, "%s\n", st.Message)
 	}
+	printCommits(w, rot)
 	reason := st.Message
 	if st.Failure != nil {
 		reason = failureLine(st.Failure)
@@ -77,4 +80,26 @@ func since(a, b *metav1.Time) time.Duration {
 		return 0
 	}
 	return b.Sub(a.Time).Round(time.Millisecond)
+}
+
+// printCommits lists the commits of a rotation through git.
+func printCommits(w io.Writer, rot *v1alpha1.SecretRotation) {
+	for _, c := range rot.Status.Commits {
+		what := "re-point"
+		if c.Action == "Restore" {
+			what = "revert"
+		}
+		how := ""
+		switch {
+		case c.Reused:
+			how = ", found already made"
+		case c.Pushed:
+			how = ", pushed"
+		}
+		applied := "not yet applied"
+		if c.Applied != nil {
+			applied = "applied after " + since(&c.At, c.Applied).String()
+		}
+		fmt.Fprintf(w, "commit %s: %s of %s%s, %s\n", c.Commit, what, strings.Join(c.Objects, ", "), how, applied)
+	}
 }

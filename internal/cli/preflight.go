@@ -65,3 +65,16 @@ func rotationWants(plan *rollout.Plan, bluegreen bool) []access.Want {
 	}
 	return wants
 }
+
+// throughGit drops the live patches from wants: a rotation through git changes the
+// consumers by commits the GitOps engine applies, so it only reads and watches them.
+func throughGit(wants []access.Want) []access.Want {
+	var out []access.Want
+	for _, w := range wants {
+		if w.Verb == "patch" {
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}

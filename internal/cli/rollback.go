@@ -33,6 +33,8 @@ type RollbackOptions struct {
 	Yes           bool
 	DryRun        dryRunFlag
 	Scope         scopeFlags
+	// GitOps rolls back through git: a commit of the previous names.
+	GitOps gitopsFlags
 
 	streams IOStreams
 	f       *factory
@@ -52,10 +54,15 @@ until every reference was re-pointed and the time until all were healthy.
 
 Rolling back twice does nothing the second time: the journal says the rollout was already
 reversed. A rollout that was interrupted (its run was killed) is rolled back from its
-journal; a rollback that was interrupted is finished.`,
+journal; a rollback that was interrupted is finished.
+
+A rollout made through git (rollout --gitops) is rolled back through git: --gitops --repo
+DIR commits the previous names (the commit says which commit it reverts), pushes it with
+--push, and waits for the GitOps engine to apply it.`,
 		Example: examples(name, `
 {{.}} rollback auth-api-secrets -n payments --yes
-{{.}} rollback auth-api-secrets --to auth-api-secrets-20250715100000 --workload deployment/api`),
+{{.}} rollback auth-api-secrets --to auth-api-secrets-20250715100000 --workload deployment/api
+{{.}} rollback auth-api-secrets -n payments --gitops --repo ./fleet --path apps/payments --push --yes`),
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeFamilies(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,6 +82,12 @@ journal; a rollback that was interrupted is finished.`,
 			if err := requireConsent(f, streams, o.Yes, o.DryRun.strategy, "rollback re-points workloads"); err != nil {
 				return err
 			}
+			if err := o.GitOps.validate(); err != nil {
+				return err
+			}
+			if o.GitOps.Enabled && o.DryRun.strategy == dryRunServer {
+				return usageErrorf("--dry-run=server sends live patches, which a rollback through git does not make: use --dry-run to print the commit's diff")
+			}
 			return o.Run(cmd.Context())
 		},
 	}
@@ -84,6 +97,7 @@ journal; a rollback that was interrupted is finished.`,
 	cmd.Flags().DurationVar(&o.LeaseDuration, "lease-duration", lock.DefaultDuration, "How long the family's lock (a Lease, renewed while rotor runs) outlives a run that was killed (5s to 10m)")
 	o.DryRun.add(cmd)
 	o.Scope.add(cmd)
+	o.GitOps.add(cmd)
 	return cmd
 }
 
@@ -92,6 +106,13 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 	r, err := newRunner(ctx, o.f, o.streams, o.LeaseDuration, nil)
 	if err != nil {
 		return err
+	}
+	if err := o.GitOps.complete(ctx, o.f, r.say); err != nil {
+		return err
+	}
+	if o.GitOps.Enabled {
+		r.eng.Rotations.GitOps = o.GitOps.mover
+		r.eng.Rotations.Driver.Kind = "gitops"
 	}
 	ns := o.Scope.namespace
 	unfinished, err := r.unfinished(ctx, ns, o.Family)
@@ -105,11 +126,12 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 		// An interrupted run: finish it under the lock below (a rollout is rolled back).
 	case o.To != "":
 		plan, err := r.eng.Planner.Plan(ctx, rollout.Request{Family: o.Family, Namespace: ns, To: o.To, Back: true,
-			Selector: o.Scope.selector, Workloads: o.Scope.workloads, AllowDrift: o.Scope.AllowDrift})
+			Selector: o.Scope.selector, Workloads: o.Scope.workloads, AllowDrift: o.Scope.AllowDrift, GitOps: o.GitOps.Enabled})
 		if err != nil {
 			return err
 		}
-		spec := v1alpha1.RotationSpec{Family: o.Family, Target: o.To, Action: v1alpha1.ActionRollback, Timeout: &metav1.Duration{Duration: o.Timeout}}
+		spec := v1alpha1.RotationSpec{Family: o.Family, Target: o.To, Action: v1alpha1.ActionRollback, Timeout: &metav1.Duration{Duration: o.Timeout},
+			GitOps: o.GitOps.spec.DeepCopy()}
 		rb = rotation.New(spec, ns, plan.Items, r.eng.By)
 	default:
 		last, why, err := latestRollout(ctx, r, ns, o.Family)
@@ -121,8 +143,12 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 			return nil
 		}
 		reverts = last
+		if last.Spec.GitOps != nil && !o.GitOps.Enabled {
+			return usageErrorf("the last rollout of %q in namespace %q (%s) went through git; roll it back through git too, with --gitops --repo DIR: a live rollback would be reverted by the GitOps engine", o.Family, ns, last.Name)
+		}
 		rb = rotation.NewRollback(last, r.eng.By, r.f.Clock.Now())
 		rb.Spec.Timeout = &metav1.Duration{Duration: o.Timeout}
+		rb.Spec.GitOps = o.GitOps.spec.DeepCopy()
 		if err := o.narrow(ctx, r, rb); err != nil {
 			return err
 		}
@@ -140,7 +166,16 @@ func (o *RollbackOptions) Run(ctx context.Context) error {
 		}
 		if o.DryRun.strategy != dryRunClient {
 			plan := &rollout.Plan{Family: o.Family, Items: itemsOf(rb)}
-			if err := checkAccess(ctx, o.f, r.eng.Clients.Typed, rotationWants(plan, false)); err != nil {
+			wants := rotationWants(plan, false)
+			if o.GitOps.Enabled {
+				wants = throughGit(wants)
+			}
+			if err := checkAccess(ctx, o.f, r.eng.Clients.Typed, wants); err != nil {
+				return err
+			}
+		}
+		if o.GitOps.Enabled {
+			if err := o.GitOps.preview(ctx, rb, o.streams.Out); err != nil {
 				return err
 			}
 		}

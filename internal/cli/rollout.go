@@ -46,6 +46,8 @@ type RolloutOptions struct {
 	// RollbackScope says which batches of a multi-namespace rotation roll back when one
 	// fails: all (default) or failed.
 	RollbackScope string
+	// GitOps makes the rotation commits in a clone of the GitOps repository.
+	GitOps gitopsFlags
 
 	steps        []int
 	run          string
@@ -77,11 +79,20 @@ status is 1.
 version with the same pod labels, and at each of --steps scales green to that share of the
 replicas and blue to the rest (a Service selecting the pod labels sends about that share of
 requests to green), waits healthy, pauses, then gates; at 100 the original Deployment is
-re-pointed and green is deleted. One rotation per family and namespace runs at a time.`,
+re-pointed and green is deleted. One rotation per family and namespace runs at a time.
+
+--gitops rotates through git where a GitOps engine (Flux, Argo CD) owns the consumers: the
+re-point is a commit of the changed names in the manifests under --repo (and --path),
+pushed with --push; rotor waits for the cluster to show it, judges health and analysis as
+for a live rotation, and on failure commits a revert and waits for the cluster to return.
+Blue-green does not run through git (the GitOps engine owns the Deployment's replicas).`,
 		Example: examples(name, `
 {{.}} rollout auth-api-secrets --to latest -n payments
 {{.}} rollout auth-api-secrets --to auth-api-secrets-20250723110000 --workload deployment/api --dry-run
-{{.}} rollout auth-api-secrets --to latest --strategy bluegreen --steps 10,50,100 --pause 5m --yes`),
+{{.}} rollout auth-api-secrets --to latest --strategy bluegreen --steps 10,50,100 --pause 5m --yes
+
+# Through git: commit the new name to the manifests Flux applies, push, gate, revert on failure
+{{.}} rollout auth-api-secrets --to latest -n payments --gitops --repo ./fleet --path apps/payments --push --yes`),
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeFamilies(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -107,6 +118,7 @@ re-pointed and green is deleted. One rotation per family and namespace runs at a
 	o.DryRun.add(cmd)
 	o.Scope.add(cmd)
 	o.Analysis.AddFlags(fl)
+	o.GitOps.add(cmd)
 	fl.DurationVar(&o.AnalysisDuration, "analysis-duration", 0, "With --analysis: keep evaluating for this long after the last step (a failure still rolls back)")
 	_ = cmd.RegisterFlagCompletionFunc("strategy", cobra.FixedCompletions([]string{"rolling", "bluegreen"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -187,7 +199,26 @@ func (o *RolloutOptions) Validate() error {
 	if o.AnalysisDuration != 0 && o.Analysis.File == "" {
 		return usageErrorf("--analysis-duration needs --analysis FILE")
 	}
+	if err := o.GitOps.validate(); err != nil {
+		return err
+	}
+	if o.GitOps.Enabled {
+		if o.Strategy == "bluegreen" {
+			return usageErrorf("--gitops with --strategy bluegreen: %v", rotation.ErrBlueGreenThroughGit)
+		}
+		if o.DryRun.strategy == dryRunServer {
+			return usageErrorf("--dry-run=server sends live patches, which a rotation through git does not make: use --dry-run to print the commit's diff")
+		}
+	}
 	return requireConsent(o.f, o.streams, o.Yes, o.DryRun.strategy, "rollout re-points workloads")
+}
+
+// request is the planner's request for the flags.
+func (o *RolloutOptions) request() rollout.Request {
+	return rollout.Request{
+		Family: o.Family, Namespace: o.Scope.namespace, To: o.To,
+		Selector: o.Scope.selector, Workloads: o.Scope.workloads, AllowDrift: o.Scope.AllowDrift, GitOps: o.GitOps.Enabled,
+	}
 }
 
 // Run plans, shows the plan, asks, applies and reports.
@@ -196,10 +227,14 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	plan, err := r.eng.Planner.Plan(ctx, rollout.Request{
-		Family: o.Family, Namespace: o.Scope.namespace, To: o.To,
-		Selector: o.Scope.selector, Workloads: o.Scope.workloads, AllowDrift: o.Scope.AllowDrift,
-	})
+	if err := o.GitOps.complete(ctx, o.f, r.say); err != nil {
+		return err
+	}
+	if o.GitOps.Enabled {
+		r.eng.Rotations.GitOps = o.GitOps.mover
+		r.eng.Rotations.Driver.Kind = "gitops"
+	}
+	plan, err := r.eng.Planner.Plan(ctx, o.request())
 	if err != nil {
 		return err
 	}
@@ -208,11 +243,15 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 	}
 	if o.DryRun.strategy != dryRunClient {
 		// Every write and watch the rotation will make, asked before any change.
-		if err := checkAccess(ctx, o.f, r.eng.Clients.Typed, rotationWants(plan, o.Strategy == "bluegreen")); err != nil {
+		wants := rotationWants(plan, o.Strategy == "bluegreen")
+		if o.GitOps.Enabled {
+			wants = throughGit(wants)
+		}
+		if err := checkAccess(ctx, o.f, r.eng.Clients.Typed, wants); err != nil {
 			return err
 		}
 	}
-	if o.DryRun.strategy != dryRunNone {
+	if o.DryRun.strategy != dryRunNone && !o.GitOps.Enabled {
 		return r.dryRun(ctx, plan, o.DryRun.strategy)
 	}
 	if o.Strategy == "bluegreen" {
@@ -240,7 +279,18 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 				return err
 			}
 		}
+		if o.GitOps.Enabled {
+			// What the commit will change, and everything that would refuse it, before
+			// anything is written.
+			if err := o.GitOps.preview(ctx, rot, o.streams.Out); err != nil {
+				return err
+			}
+		}
 		rots = append(rots, rot)
+	}
+	if o.DryRun.strategy != dryRunNone {
+		fmt.Fprintln(o.streams.ErrOut, "dry run: nothing was changed or committed")
+		return nil
 	}
 	active := len(plan.Active()) > 0
 	if active && !o.Yes {
@@ -310,10 +360,7 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 // replan plans again under the lock and rebuilds the batches (keeping the analysis
 // already validated for each).
 func (o *RolloutOptions) replan(ctx context.Context, r *runner, old []*v1alpha1.SecretRotation) ([]*v1alpha1.SecretRotation, error) {
-	plan, err := r.eng.Planner.Plan(ctx, rollout.Request{
-		Family: o.Family, Namespace: o.Scope.namespace, To: o.To,
-		Selector: o.Scope.selector, Workloads: o.Scope.workloads, AllowDrift: o.Scope.AllowDrift,
-	})
+	plan, err := r.eng.Planner.Plan(ctx, o.request())
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +416,7 @@ func (o *RolloutOptions) spec(batch int) v1alpha1.RotationSpec {
 		Family: o.Family, Target: o.To, Action: v1alpha1.ActionRollout,
 		Strategy:   v1alpha1.Strategy{Type: v1alpha1.StrategyType(o.Strategy)},
 		NoRollback: o.NoRollback, Timeout: &metav1.Duration{Duration: o.Timeout},
-		Run: o.run, Batch: int32(batch),
+		Run: o.run, Batch: int32(batch), GitOps: o.GitOps.spec.DeepCopy(),
 	}
 	if o.Strategy == "bluegreen" {
 		for _, s := range o.steps {

@@ -147,8 +147,10 @@ type hint struct {
 var hints = []hint{
 	{isAccessProblem, "hint: deploy/rbac holds a ClusterRole per use (rotor-reader, rotor-rotator, rotor-cleaner, rotor-adopter); a cluster admin can bind the one you need in the namespace with a RoleBinding, or grant the missing verbs."},
 	{isUntrustedTarget, "hint: check the Secret, then make it a version rotor trusts with: versions FAMILY --adopt NAME -n NAMESPACE (or create a new version with create)."},
+	{isGitOpsManagedRefusal, "hint: rotate consumers Flux or Argo CD manage through git: the same command with --gitops --repo DIR (a clone of the repository they apply; --path SUBDIR, --push) commits the change, waits for it to be applied, gates it and reverts it by a commit on failure; or pass --allow-drift to re-point them live anyway (their owner will revert it)."},
 	{isManagedRefusal, "hint: to re-point consumers Argo CD, Flux or Helm manage live anyway (their owner will revert it unless its source changes), pass --allow-drift."},
 	{isPlanError, "hint: name the version with --to VERSION (or latest); choose the consumers with -n/-A, -l SELECTOR and --workload KIND/NAME."},
+	{isGitOpsUnavailable, "hint: that rotation goes through git: run the command again with --gitops --repo DIR (a clone of the repository the GitOps engine reads; --push if its commits are pushed)."},
 	{isForbidden, "hint: your user lacks a permission this command needs; `kubectl auth can-i --list -n NAMESPACE` shows what you may do, and a cluster admin can grant the missing verb with a Role and RoleBinding."},
 	{isUnreachable, "hint: the cluster did not answer; check --kubeconfig and --context, or that the API server is up."},
 }
@@ -163,6 +165,11 @@ func usageErrorf(format string, a ...any) error { return usageError{fmt.Sprintf(
 func isUntrustedTarget(err error) bool {
 	var pe *rollout.PlanError
 	return errors.As(err, &pe) && pe.Untrusted
+}
+
+func isGitOpsManagedRefusal(err error) bool {
+	var pe *rollout.PlanError
+	return errors.As(err, &pe) && pe.GitOpsManaged
 }
 
 func isManagedRefusal(err error) bool {

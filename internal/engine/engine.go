@@ -41,6 +41,9 @@ type Options struct {
 	Gates rotation.GateFactory
 	// OnRetry, if set, is told of each transient API failure that is retried.
 	OnRetry func(err error, attempt int, wait time.Duration)
+	// GitOps moves the consumers of rotations through git (internal/gitops.Mover); nil:
+	// such rotations are not driven (rotation.GitOpsUnavailableError).
+	GitOps rotation.Mover
 }
 
 // Engine is the assembled engine.
@@ -87,7 +90,7 @@ func New(c *kube.Clients, o Options) (*Engine, error) {
 	planner := &rollout.Planner{Client: c.Typed, Dynamic: c.Dynamic, Finder: consumers, Repointer: rp,
 		Latest: LatestOf(latest), Target: TargetOf(lister)}
 	rot := &rotation.Engine{
-		Client: c.Typed, Metadata: c.Metadata, Repointer: rp, Planner: planner, Store: store, Gates: o.Gates,
+		Client: c.Typed, Metadata: c.Metadata, Repointer: rp, GitOps: o.GitOps, Planner: planner, Store: store, Gates: o.Gates,
 		Clock: clk, Retry: retry, Progress: o.Progress,
 		Driver: v1alpha1.Driver{Kind: kind, Identity: locker.Identity()},
 	}

@@ -84,13 +84,25 @@ func (s *Scan) Set(to string, opts SetOptions) (*Plan, error) {
 		var spans []span
 		var edits []Edit
 		for _, sp := range f.sortedSpans() {
-			var mine []int
+			var mine, others []int
 			for _, i := range sp.refs {
-				if selected[i] && s.References[i].Secret != to {
+				switch {
+				case s.References[i].Secret == to:
+				case selected[i]:
 					mine = append(mine, i)
+				default:
+					others = append(others, i)
 				}
 			}
 			if len(mine) == 0 {
+				continue
+			}
+			if len(others) > 0 {
+				// One scalar (an anchor and its aliases) named by a reference that is
+				// selected and one that is not: splicing it would change both.
+				r, o := s.References[mine[0]], s.References[others[0]]
+				bad = append(bad, Location{File: r.File, Line: r.Line, Object: r.Object,
+					Reason: fmt.Sprintf("%s: the name is shared (a YAML anchor and its aliases) with %s %s, which this change leaves alone", r.Path, o.Object, o.Path)})
 				continue
 			}
 			spans = append(spans, sp)

@@ -73,9 +73,9 @@ func (o Owner) Remedy() string {
 	var how string
 	switch o.Tool {
 	case ArgoCD:
-		how = "Argo CD would revert a live change at its next sync or self-heal: change the version in the Application's source (its Git manifests or Helm values)"
+		how = "Argo CD would revert a live change at its next sync or self-heal: change the version in the Application's source: rotate through git (rotor commits the change to its manifests, waits for Argo CD to apply it, gates it and reverts it by a commit on failure), or change its Helm values"
 	case Flux:
-		how = "Flux would revert a live change at its next reconcile: change the version in the source it applies (Git manifests or HelmRelease values)"
+		how = "Flux would revert a live change at its next reconcile: change the version in the source it applies: rotate through git (rotor commits the change to its manifests, waits for Flux to apply it, gates it and reverts it by a commit on failure), or change the HelmRelease's values"
 	default:
 		how = "the next `helm upgrade` would revert a live change: change the version in the chart's values and upgrade the release"
 	}

@@ -1,6 +1,9 @@
 package managedby
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestDetect(t *testing.T) {
 	tests := []struct {
@@ -38,5 +41,20 @@ func TestDetect(t *testing.T) {
 				t.Fatalf("Detect = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestTheRemedyOfAGitOpsOwnerIsARotationThroughGit(t *testing.T) {
+	for _, tt := range []struct {
+		tool Tool
+		git  bool
+	}{{ArgoCD, true}, {Flux, true}, {Helm, false}} {
+		r := Owner{Tool: tt.tool}.Remedy()
+		if got := strings.Contains(r, "rotate through git"); got != tt.git {
+			t.Errorf("%s: the remedy %q mentions a rotation through git: %v, want %v", tt.tool, r, got, tt.git)
+		}
+		if strings.Contains(r, "--") {
+			t.Errorf("%s: the remedy names a flag: %q", tt.tool, r)
+		}
 	}
 }

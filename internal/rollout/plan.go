@@ -78,6 +78,9 @@ type Request struct {
 	// AllowDrift re-points consumers another tool manages (Argo CD, Flux, Helm), which
 	// that tool will revert; without it such consumers refuse the rotation.
 	AllowDrift bool
+	// GitOps marks a rotation through git: it changes the source the GitOps engine
+	// applies, so consumers Argo CD or Flux manage are what it moves, not drift.
+	GitOps bool
 }
 
 // Item is the plan for one consumer.
@@ -169,6 +172,9 @@ type PlanError struct {
 	// Managed is set when a consumer another tool manages is among the reasons: the
 	// caller may say how to allow the drift.
 	Managed bool
+	// GitOpsManaged is set when such a consumer is Flux's or Argo CD's: the caller may
+	// say how to rotate it through git.
+	GitOpsManaged bool
 }
 
 func (e *PlanError) Error() string {
@@ -211,7 +217,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 	var problems []string
 	targets := map[string]*TargetInfo{} // namespace/name → target (nil: missing)
 	untrusted := false
-	managed := false
+	managed, gitopsManaged := false, false
 	for _, c := range consumers {
 		to := req.To
 		if c.Immutable {
@@ -291,11 +297,12 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if o := item.Consumer.ManagedBy; o != nil && !item.Skip && len(item.Changes) > 0 {
+		if o := item.Consumer.ManagedBy; o != nil && !item.Skip && len(item.Changes) > 0 && !req.GitOps {
 			if !req.AllowDrift {
 				problems = append(problems, fmt.Sprintf("%s in namespace %q is managed by %s: %s",
 					c.Target, c.Namespace, o, o.Remedy()))
 				managed = true
+				gitopsManaged = gitopsManaged || o.Tool == managedby.Flux || o.Tool == managedby.ArgoCD
 				continue
 			}
 			item.Drift = o.String()
@@ -312,7 +319,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		plan.Items = append(plan.Items, item)
 	}
 	if len(problems) > 0 {
-		return nil, &PlanError{Problems: problems, Untrusted: untrusted, Managed: managed}
+		return nil, &PlanError{Problems: problems, Untrusted: untrusted, Managed: managed, GitOpsManaged: gitopsManaged}
 	}
 	sort.SliceStable(plan.Items, func(i, j int) bool {
 		a, b := plan.Items[i].Consumer, plan.Items[j].Consumer

@@ -69,8 +69,79 @@ func targetText(rot *v1alpha1.SecretRotation) string {
 	return "their previous versions"
 }
 
-// do carries out a write action.
-func (e *Engine) do(ctx context.Context, rot *v1alpha1.SecretRotation, a Action, o Observation) error {
+// do carries out a write action. A re-point or restore through git returns the commit
+// it made.
+func (e *Engine) do(ctx context.Context, rot *v1alpha1.SecretRotation, a Action, o Observation) (*v1alpha1.SourceChange, error) {
+	switch a.Type {
+	case ActRepoint:
+		return e.repoint(ctx, rot, a)
+	case ActRestore:
+		return e.restore(ctx, rot, a, o)
+	}
+	return nil, e.doLive(ctx, rot, a)
+}
+
+// repoint moves consumers to their targets; in a blue-green rotation's last step blue
+// first returns to its full size.
+func (e *Engine) repoint(ctx context.Context, rot *v1alpha1.SecretRotation, a Action) (*v1alpha1.SourceChange, error) {
+	st := &rot.Status
+	mv, err := e.mover(rot)
+	if err != nil {
+		return nil, err
+	}
+	if rot.Spec.Strategy.Type != v1alpha1.BlueGreen {
+		e.emit(rot, "", "re-pointing %d consumer(s) to %s", len(a.Consumers), targetText(rot))
+	}
+	m := Move{Step: a.Step}
+	for _, i := range a.Consumers {
+		c := st.Consumers[i]
+		if g := greenOf(rot, c.Name); g != nil {
+			if err := e.scale(ctx, rot.Namespace, g.Of, g.Replicas); err != nil {
+				return nil, err
+			}
+		}
+		m.Items = append(m.Items, MoveItem{Index: i, Consumer: c, From: c.From, To: c.To})
+	}
+	return mv.Move(ctx, rot, m)
+}
+
+// restore returns consumers to the versions they came from, and blue to its size. Live,
+// only consumers the cluster shows on their target move; through git, the committed
+// re-point is reverted for every consumer it moved (Decide chose them).
+func (e *Engine) restore(ctx context.Context, rot *v1alpha1.SecretRotation, a Action, o Observation) (*v1alpha1.SourceChange, error) {
+	st := &rot.Status
+	mv, err := e.mover(rot)
+	if err != nil {
+		return nil, err
+	}
+	m := Move{Back: true, Step: a.Step}
+	for _, i := range a.Consumers {
+		c := st.Consumers[i]
+		if restorable(c, o) && (throughSource(rot) || o.Consumers[i].At(c.To)) {
+			m.Items = append(m.Items, MoveItem{Index: i, Consumer: c, From: c.To, To: c.From})
+		}
+	}
+	var change *v1alpha1.SourceChange
+	if len(m.Items) > 0 {
+		if change, err = mv.Move(ctx, rot, m); err != nil {
+			return nil, err
+		}
+	}
+	for _, i := range a.Consumers {
+		c := st.Consumers[i]
+		if g := greenOf(rot, c.Name); g != nil && o.Consumers[i].Replicas != g.Replicas {
+			if err := e.scale(ctx, rot.Namespace, g.Of, g.Replicas); err != nil {
+				return nil, err
+			}
+			e.emit(rot, c.Kind+"/"+c.Name, "blue back to %d replicas", g.Replicas)
+		}
+	}
+	return change, nil
+}
+
+// doLive carries out the writes only a live rotation makes: green copies, scaling, and
+// their deletion.
+func (e *Engine) doLive(ctx context.Context, rot *v1alpha1.SecretRotation, a Action) error {
 	st := &rot.Status
 	switch a.Type {
 	case ActCreateGreen:
@@ -91,42 +162,6 @@ func (e *Engine) do(ctx context.Context, rot *v1alpha1.SecretRotation, a Action,
 			}
 			e.emit(rot, "Deployment/"+g.Of, "%d%%: green %d, blue %d of %d replicas", w, share, g.Replicas-share, g.Replicas)
 		}
-	case ActRepoint:
-		if rot.Spec.Strategy.Type != v1alpha1.BlueGreen {
-			e.emit(rot, "", "re-pointing %d consumer(s) to %s", len(a.Consumers), targetText(rot))
-		}
-		for _, i := range a.Consumers {
-			if g := greenOf(rot, st.Consumers[i].Name); g != nil {
-				if err := e.scale(ctx, rot.Namespace, g.Of, g.Replicas); err != nil {
-					return err
-				}
-			}
-		}
-		return e.each(ctx, a.Consumers, func(ctx context.Context, i int) error {
-			c := st.Consumers[i]
-			res, err := e.apply(ctx, rot, c, c.To, repoint.Options{Annotate: true})
-			if err == nil && !res.Unchanged() {
-				e.emit(rot, c.Kind+"/"+c.Name, "re-pointed %d reference(s) %s → %s", len(res.Changes), res.Previous, c.To)
-			}
-			return err
-		})
-	case ActRestore:
-		return e.each(ctx, a.Consumers, func(ctx context.Context, i int) error {
-			c := st.Consumers[i]
-			if c.From != "" && c.From != c.To && o.Consumers[i].At(c.To) && !o.Missing[c.From] {
-				if _, err := e.apply(ctx, rot, c, c.From, repoint.Options{Restore: true, Annotation: c.PreviousAnnotation}); err != nil {
-					return err
-				}
-				e.emit(rot, c.Kind+"/"+c.Name, "rolled back to %s", c.From)
-			}
-			if g := greenOf(rot, c.Name); g != nil && o.Consumers[i].Replicas != g.Replicas {
-				if err := e.scale(ctx, rot.Namespace, g.Of, g.Replicas); err != nil {
-					return err
-				}
-				e.emit(rot, c.Kind+"/"+c.Name, "blue back to %d replicas", g.Replicas)
-			}
-			return nil
-		})
 	case ActDeleteGreen:
 		for _, j := range a.Green {
 			g := st.Green[j]
@@ -261,25 +296,40 @@ func copyWith(m map[string]string, k, v string) map[string]string {
 	return out
 }
 
-// complete records what a write did.
-func complete(rot *v1alpha1.SecretRotation, a Action, t time.Time) {
+// complete records what a write did. A change made in git (change) is recorded as a
+// commit; the cluster shows it later, so the consumers' observed versions and the
+// step's start wait for it (MarkRepointed starts the step then).
+func complete(rot *v1alpha1.SecretRotation, a Action, t time.Time, change *v1alpha1.SourceChange) {
 	st := &rot.Status
+	if change != nil {
+		c := *change
+		c.Action, c.Step = string(a.Type), a.Step
+		if c.At.IsZero() {
+			c.At = metav1.NewTime(t)
+		}
+		st.Commits = append(st.Commits, c)
+	}
 	switch a.Type {
 	case ActScale:
 		st.StepStarted, st.StepHealthy = now(t), nil
 	case ActRepoint:
-		for _, i := range a.Consumers {
-			st.Consumers[i].Observed = st.Consumers[i].To
-		}
-		if st.StepStarted == nil {
-			st.StepStarted = now(t)
+		if change == nil {
+			for _, i := range a.Consumers {
+				st.Consumers[i].Observed = st.Consumers[i].To
+			}
+			if st.StepStarted == nil {
+				st.StepStarted = now(t)
+			}
 		}
 		st.StepHealthy = nil
 	case ActRestore:
 		for _, i := range a.Consumers {
 			c := &st.Consumers[i]
 			if c.From != "" && c.From != c.To {
-				c.Restored, c.Observed = true, c.From
+				c.Restored = true
+				if change == nil {
+					c.Observed = c.From
+				}
 			}
 		}
 	}

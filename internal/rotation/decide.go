@@ -157,6 +157,9 @@ func Decide(rot *v1alpha1.SecretRotation, o Observation) Action {
 	case !st.Planned:
 		return Action{Type: ActPlan}
 	case st.Phase == "" || st.Phase == v1alpha1.Pending:
+		if throughSource(rot) && rot.Spec.Strategy.Type == v1alpha1.BlueGreen {
+			return Action{Type: ActFail, Failure: &v1alpha1.Failure{Reason: ErrBlueGreenThroughGit.Error() + "; nothing was changed"}}
+		}
 		if missing := missingTargets(rot, o); len(missing) > 0 {
 			return Action{Type: ActFail, Failure: &v1alpha1.Failure{Reason: fmt.Sprintf("%s no longer exist(s) in namespace %q; nothing was changed", strings.Join(missing, ", "), rot.Namespace)}}
 		}
@@ -253,6 +256,9 @@ func decideRolling(rot *v1alpha1.SecretRotation, o Observation) Action {
 		}
 		if missing := missingRestore(rot, o, pending); len(missing) > 0 && rot.Spec.Action != v1alpha1.ActionRollback {
 			return Action{Type: ActFail, Failure: &v1alpha1.Failure{Reason: fmt.Sprintf("%s, where a rollback would return consumers, no longer exist(s) in namespace %q, so nothing more is re-pointed", strings.Join(missing, ", "), rot.Namespace)}}
+		}
+		if w, ok := awaitApply(rot, ActRepoint); ok {
+			return w
 		}
 		return Action{Type: ActRepoint, Consumers: pending}
 	}

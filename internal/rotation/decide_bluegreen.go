@@ -141,8 +141,17 @@ func decideRollback(rot *v1alpha1.SecretRotation, o Observation) Action {
 	if st.Deadline != nil && !o.Now.Before(st.Deadline.Time) {
 		return Action{Type: ActFinish, Phase: v1alpha1.Failed, Reason: "the rollback's deadline passed: " + Whereabouts(rot, o)}
 	}
+	if throughSource(rot) {
+		// The re-point is in git: revert it there, whatever the cluster shows yet.
+		if a, ok := decideSourceRollback(rot, o); ok {
+			return a
+		}
+	}
 	var restore []int
 	for _, i := range active(rot, o) {
+		if throughSource(rot) {
+			break
+		}
 		c, oc := st.Consumers[i], o.Consumers[i]
 		moved := c.From != "" && c.From != c.To && oc.At(c.To) && !o.Missing[c.From]
 		g := greenOf(rot, c.Name)

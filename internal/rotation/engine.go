@@ -51,8 +51,12 @@ type Engine struct {
 	Client    kubernetes.Interface
 	Metadata  metadata.Interface
 	Repointer *repoint.Repointer
-	Planner   Planner
-	Store     Store
+	// GitOps moves the consumers of rotations through git (spec.gitops): it commits
+	// the re-points and reverts that the live engine would patch. nil: such rotations
+	// stop with a *GitOpsUnavailableError.
+	GitOps  Mover
+	Planner Planner
+	Store   Store
 	// Gates builds the gates of a rotation (nil: no gates besides health).
 	Gates GateFactory
 	Clock clock.Clock
@@ -150,6 +154,13 @@ func (e *Engine) Step(ctx context.Context, rot *v1alpha1.SecretRotation) (Result
 
 // write takes an action that changes the cluster: intent, deed, record.
 func (e *Engine) write(ctx context.Context, rot *v1alpha1.SecretRotation, a Action, obs Observation) (Result, error) {
+	if a.Type == ActRepoint || a.Type == ActRestore {
+		// A rotation through git that this engine cannot commit for stops here, with
+		// nothing written: the journal stays as it is for a driver that can.
+		if _, err := e.mover(rot); err != nil {
+			return Result{Rotation: rot, Action: a}, err
+		}
+	}
 	prepare(rot, a, obs)
 	rot.Status.Intent = intent(rot, a, obs.Now)
 	saved, err := e.save(ctx, rot)
@@ -158,7 +169,7 @@ func (e *Engine) write(ctx context.Context, rot *v1alpha1.SecretRotation, a Acti
 	}
 	dctx, cancel := context.WithDeadline(ctx, deadlineOf(saved, obs.Now))
 	defer cancel()
-	doErr := e.do(dctx, saved, a, obs)
+	change, doErr := e.do(dctx, saved, a, obs)
 	if ctx.Err() != nil {
 		// Stopped from outside (the lock was lost, or a second interrupt): the journal
 		// keeps the intent, so the next run knows where this one stopped.
@@ -170,7 +181,10 @@ func (e *Engine) write(ctx context.Context, rot *v1alpha1.SecretRotation, a Acti
 	var res Result
 	switch {
 	case doErr == nil:
-		complete(next, a, t)
+		complete(next, a, t, change)
+		if change != nil {
+			e.emitChange(next, change)
+		}
 	case a.Type == ActRestore || a.Type == ActDeleteGreen:
 		// Retried at the next step, until the deadline.
 		next.Status.Message = fmt.Sprintf("rolling back (%s): %v; retrying", failureText(next.Status.Failure), doErr)

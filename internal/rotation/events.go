@@ -1,12 +1,15 @@
 package rotation
 
 import (
+	"strings"
+
 	"github.com/rotor-project/rotor/api/v1alpha1"
 )
 
 // record copies what was observed into the status, so the journal says where each
 // consumer stood when it was last saved.
 func record(rot *v1alpha1.SecretRotation, o Observation) {
+	recordApplied(rot, o)
 	for i := range rot.Status.Consumers {
 		if i >= len(o.Consumers) || rot.Status.Consumers[i].Skip {
 			continue
@@ -120,3 +123,17 @@ func (e *Engine) after(rot *v1alpha1.SecretRotation, a Action) {
 }
 
 const timeRound = 10_000_000 // 10 ms
+
+// emitChange reports a change made in git, and that the engine now waits for the
+// cluster to show it.
+func (e *Engine) emitChange(rot *v1alpha1.SecretRotation, c *v1alpha1.SourceChange) {
+	what := "committed"
+	if c.Reused {
+		what = "the manifests already hold it: commit"
+	}
+	pushed := ""
+	if c.Pushed {
+		pushed = ", pushed"
+	}
+	e.emit(rot, "", "%s %s (%s%s); waiting for the GitOps engine to apply it", what, shortHash(c.Commit), strings.Join(c.Objects, ", "), pushed)
+}

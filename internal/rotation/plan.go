@@ -100,7 +100,8 @@ func NewRollback(of *v1alpha1.SecretRotation, by string, t time.Time) *v1alpha1.
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.APIVersion, Kind: v1alpha1.Kind},
 		ObjectMeta: metav1.ObjectMeta{Namespace: of.Namespace},
 		Spec: v1alpha1.RotationSpec{Family: of.Spec.Family, Action: v1alpha1.ActionRollback, Reverts: of.Name,
-			Strategy: v1alpha1.Strategy{Type: v1alpha1.Rolling}, Timeout: of.Spec.Timeout, Run: of.Spec.Run, Batch: of.Spec.Batch},
+			Strategy: v1alpha1.Strategy{Type: v1alpha1.Rolling}, Timeout: of.Spec.Timeout, Run: of.Spec.Run, Batch: of.Spec.Batch,
+			GitOps: of.Spec.GitOps.DeepCopy()},
 		Status: v1alpha1.RotationStatus{Phase: v1alpha1.Pending, Planned: true, By: by, Steps: []int32{100}},
 	}
 	targets := map[string]bool{}
