@@ -83,14 +83,8 @@ func newEnvRun(f *factory, streams IOStreams, env *envFlags, flags envRunFlags, 
 	e := &envRun{f: f, streams: streams, env: env, flags: flags, fam: fam, verb: verb,
 		id: fmt.Sprintf("%s-%s-%04x", env.Env, f.Clock.Now().UTC().Format("20060102150405"), os.Getpid()%0x10000)}
 	e.info = v1alpha1.EnvironmentInfo{Name: env.Env}
-	if flags.Timeout == rotation.DefaultTimeout {
-		// The default leaves the policy's pauses and watch their time.
-		p := env.policy
-		if p.Strategy.Value == config.BlueGreen {
-			e.flags.Timeout += time.Duration(len(p.Steps.Value)) * p.Pause.Value
-		}
-		e.flags.Timeout += p.Watch.Value
-	}
+	// The default deadline leaves the policy's pauses and watch their time.
+	e.flags.Timeout = envTimeout(env.policy, flags.Timeout)
 	if a := env.policy.Analysis.Value; a != nil {
 		af := &AnalysisFlags{File: a.Path}
 		for _, k := range slices.Sorted(maps.Keys(a.Args)) {

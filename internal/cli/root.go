@@ -114,6 +114,7 @@ The old version stays, so rollback is a change of reference, not a hunt for back
 		NewCmdRotate(f, name, streams),
 		NewCmdPromote(f, name, streams),
 		NewCmdAdopt(f, name, streams),
+		NewCmdPlan(f, name, streams),
 		NewCmdGitOps(f, name, streams),
 	)
 	registerCompletions(root, f)

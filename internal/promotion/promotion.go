@@ -270,11 +270,19 @@ func orPending(p v1alpha1.Phase) v1alpha1.Phase {
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-// duration writes d in days when it is whole days (24h → 1d), else as Go does.
+// duration writes whole days as days (14d), else as Go does without zero units
+// (1h15m, 5m).
 func duration(d time.Duration) string {
 	day := 24 * time.Hour
 	if d >= day && d%day == 0 {
 		return fmt.Sprintf("%dd", d/day)
 	}
-	return d.String()
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -54,7 +54,7 @@ func TestDecide(t *testing.T) {
 			input([]*v1alpha1.SecretRotation{staged("s1", 26*time.Hour, 25*time.Hour)}, nil), nil, now.Add(-time.Hour)},
 		{"before its soak ends it may not, and the gate says when it ends",
 			input([]*v1alpha1.SecretRotation{staged("s1", 3*time.Hour, 2*time.Hour)}, nil),
-			[]string{"its soak of 1d ends 2025-07-25T10:00:00Z (in 22h0m0s)"}, now.Add(22 * time.Hour)},
+			[]string{"its soak of 1d ends 2025-07-25T10:00:00Z (in 22h)"}, now.Add(22 * time.Hour)},
 		{"without any staging rotation production may not go first",
 			input(nil, nil), []string{"staging has no rotation of app in namespace stg: every change goes through staging first: rotor rotate app --env staging"}, time.Time{}},
 		{"the latest staging rotation counts: one rolled back after a good one blocks",
