@@ -10,13 +10,13 @@
 # with-cluster.sh, or one of your own), CMD runs on that cluster and none is started.
 # ADDONS="argo-rollouts flux" starts addons with the cluster.
 set -euo pipefail
+if [ -n "${ROTOR_TEST_KUBECONFIG:-}" ]; then
+  exec "$@"
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 lc="$root/bin/localcluster"
 (cd "$root/hack/localcluster" && go build -o "$lc" .)
 export ROTOR_TEST_LOCALCLUSTER="$lc"
-if [ -n "${ROTOR_TEST_KUBECONFIG:-}" ]; then
-  exec "$@"
-fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/rotor-test-cluster.XXXXXX")
 cleanup() {
   "$lc" down --dir "$dir/cluster" >/dev/null 2>&1 || true

@@ -191,7 +191,7 @@ func goModDownload(ctx context.Context, mod, version string) (string, error) {
 	var info struct{ Dir, Error string }
 	_ = json.Unmarshal(out, &info)
 	if err != nil || info.Dir == "" {
-		return "", fmt.Errorf("go mod download %s@%s: %v %s", mod, version, err, info.Error)
+		return "", fmt.Errorf("go mod download %s@%s: %w %s", mod, version, err, info.Error)
 	}
 	return info.Dir, nil
 }
@@ -201,7 +201,7 @@ func goListModuleDir(ctx context.Context, dir, mod string) (string, error) {
 	out, err := goCmd(ctx, dir, "list", "-m", "-f", "{{.Dir}}", mod).Output()
 	d := strings.TrimSpace(string(out))
 	if err != nil || d == "" {
-		return "", fmt.Errorf("finding the directory of %s: %v", mod, err)
+		return "", fmt.Errorf("finding the directory of %s: %w", mod, err)
 	}
 	return d, nil
 }

@@ -73,8 +73,10 @@ func startAddon(ctx context.Context, dir string, st *state, e addonEntry, progre
 		return fmt.Errorf("addon %s: %w", a.name, err)
 	}
 	logDir := filepath.Join(dir, "logs")
-	if err := os.MkdirAll(filepath.Join(dir, "addons", a.name), 0o755); err != nil {
-		return err
+	for _, d := range append([]string{""}, a.dirs...) {
+		if err := os.MkdirAll(filepath.Join(dir, "addons", a.name, d), 0o755); err != nil {
+			return err
+		}
 	}
 	if st.Ports == nil {
 		st.Ports = map[string]int{}

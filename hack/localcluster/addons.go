@@ -23,6 +23,8 @@ type addon struct {
 	build func(ctx context.Context, b addonBuild) error
 	// namespaces are created before the addon starts.
 	namespaces []string
+	// dirs are directories under the addon's state directory created before it starts.
+	dirs []string
 	// ports names the ports the addon listens on; wide ones bind every interface.
 	ports []string
 	wide  map[string]bool
@@ -110,7 +112,9 @@ var addons = map[string]*addon{
 			return nil
 		},
 		namespaces: []string{"flux-system"},
-		ports:      []string{"storage", "source-metrics", "source-health", "kustomize-metrics", "kustomize-health"},
+		// source-controller refuses a --storage-path that does not exist.
+		dirs:  []string{"storage"},
+		ports: []string{"storage", "source-metrics", "source-health", "kustomize-metrics", "kustomize-health"},
 		procs: func(r addonRun) []procSpec {
 			env := []string{"KUBECONFIG=" + r.kubeconfig, "RUNTIME_NAMESPACE=flux-system"}
 			return []procSpec{{

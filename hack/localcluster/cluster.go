@@ -256,14 +256,14 @@ func waitFor(ctx context.Context, p proc, check func(context.Context) error) err
 			return nil
 		}
 		if logSays(p.Log, portConflictText) {
-			return &componentError{Component: p.Name, Err: fmt.Errorf("%w: %v", errPortInUse, last), LogTail: tail(p.Log, 20)}
+			return &componentError{Component: p.Name, Err: fmt.Errorf("%w: %w", errPortInUse, last), LogTail: tail(p.Log, 20)}
 		}
 		if !p.alive() {
 			return &componentError{Component: p.Name, Err: errExited, LogTail: tail(p.Log, 20)}
 		}
 		select {
 		case <-ctx.Done():
-			return &componentError{Component: p.Name, Err: fmt.Errorf("not ready when the wait ended (%w): %v", ctx.Err(), last), LogTail: tail(p.Log, 20)}
+			return &componentError{Component: p.Name, Err: fmt.Errorf("not ready when the wait ended (%w): %w", ctx.Err(), last), LogTail: tail(p.Log, 20)}
 		case <-time.After(interval):
 		}
 		interval = min(2*interval, time.Second)

@@ -74,8 +74,12 @@ func referencesTo(it *Item, all []refs.Reference) []retention.Reference {
 		if r.Secret != it.Name {
 			continue
 		}
-		if r.File == "" && r.SecretNamespace != "" && r.SecretNamespace != it.Namespace {
-			continue // names a Secret of another namespace ("" resolves in any: it counts)
+		secretNS := r.SecretNamespace
+		if secretNS == "" {
+			secretNS = r.Object.Namespace // "" for both: resolves in any namespace, it counts
+		}
+		if r.File == "" && secretNS != "" && secretNS != it.Namespace {
+			continue // names a Secret of another namespace
 		}
 		if r.File != "" && r.Object.Namespace != "" && r.Object.Namespace != it.Namespace {
 			continue

@@ -9,6 +9,9 @@ import (
 	"github.com/rotor-project/rotor/internal/refs"
 )
 
+// inNS sets the namespace of the Secret a reference names.
+func inNS(r refs.Reference, ns string) refs.Reference { r.SecretNamespace = ns; return r }
+
 func TestReferencesTo(t *testing.T) {
 	it := &Item{Namespace: "pay", Name: "app-20250101000000", ExternalSecret: &Owner{Kind: "ExternalSecret", Name: "app-20250101000000", UID: "es-uid"}}
 	ref := func(kind, ns, name, secret, file string, uid string) refs.Reference {
@@ -28,6 +31,10 @@ func TestReferencesTo(t *testing.T) {
 		{"the ExternalSecret that created it is not a reference", ref("ExternalSecret", "pay", it.Name, it.Name, "", "es-uid"), false},
 		{"another ExternalSecret writing it is", ref("ExternalSecret", "pay", "foreign", it.Name, "", "other-uid"), true},
 		{"the creator's manifest in a repository is", ref("ExternalSecret", "pay", it.Name, it.Name, "es.yaml", ""), true},
+		{"a PersistentVolume naming a Secret of the version's namespace counts", inNS(ref("PersistentVolume", "", "pv", it.Name, "", "p"), "pay"), true},
+		{"a PersistentVolume naming a Secret of another namespace does not", inNS(ref("PersistentVolume", "", "pv", it.Name, "", "p"), "other"), false},
+		{"a ClusterAnalysisTemplate's argument resolves in any namespace, so it counts", ref("ClusterAnalysisTemplate", "", "cat", it.Name, "", "c"), true},
+		{"a Gateway of another namespace naming a Secret of this one counts", inNS(ref("Gateway", "edge", "gw", it.Name, "", "g"), "pay"), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -139,6 +139,7 @@ type hint struct {
 }
 
 var hints = []hint{
+	{isManagedRefusal, "hint: to re-point consumers Argo CD, Flux or Helm manage live anyway (their owner will revert it unless its source changes), pass --allow-drift."},
 	{isPlanError, "hint: name the version with --to VERSION (or latest); choose the consumers with -n/-A, -l SELECTOR and --workload KIND/NAME."},
 	{isForbidden, "hint: your user lacks a permission this command needs; `kubectl auth can-i --list -n NAMESPACE` shows what you may do, and a cluster admin can grant the missing verb with a Role and RoleBinding."},
 	{isUnreachable, "hint: the cluster did not answer; check --kubeconfig and --context, or that the API server is up."},
@@ -150,6 +151,11 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func usageErrorf(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+func isManagedRefusal(err error) bool {
+	var pe *rollout.PlanError
+	return errors.As(err, &pe) && pe.Managed
+}
 
 func isPlanError(err error) bool {
 	var pe *rollout.PlanError

@@ -21,7 +21,6 @@
 package managedby
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -68,8 +67,9 @@ func (o Owner) String() string {
 	return s
 }
 
-// Remedy says what to do instead of a live re-point, and how to force one.
-func (o Owner) Remedy(flag string) string {
+// Remedy says what to do instead of a live re-point, and that the drift can be
+// allowed (the caller names its own way of allowing it).
+func (o Owner) Remedy() string {
 	var how string
 	switch o.Tool {
 	case ArgoCD:
@@ -79,7 +79,7 @@ func (o Owner) Remedy(flag string) string {
 	default:
 		how = "the next `helm upgrade` would revert a live change: change the version in the chart's values and upgrade the release"
 	}
-	return fmt.Sprintf("%s, or pass %s to patch it anyway (the drift is recorded)", how, flag)
+	return how + ", or allow the drift to patch it anyway (the drift is recorded)"
 }
 
 // Detect returns who manages an object with these labels and annotations, or nil.

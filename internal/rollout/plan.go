@@ -159,6 +159,9 @@ type Planner struct {
 // PlanError lists every reason a rotation is refused; nothing was changed.
 type PlanError struct {
 	Problems []string
+	// Managed is set when a consumer another tool manages is among the reasons: the
+	// caller may say how to allow the drift.
+	Managed bool
 }
 
 func (e *PlanError) Error() string {
@@ -213,6 +216,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 	}
 	plan := &Plan{Family: req.Family}
 	var problems []string
+	managed := false
 	targets := map[string]*corev1.Secret{} // namespace/name → Secret (nil: missing)
 	for _, c := range consumers {
 		to := req.To
@@ -285,7 +289,8 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		if o := item.Consumer.ManagedBy; o != nil && !item.Skip && len(item.Changes) > 0 {
 			if !req.AllowDrift {
 				problems = append(problems, fmt.Sprintf("%s in namespace %q is managed by %s: %s",
-					c.Target, c.Namespace, o, o.Remedy("--allow-drift")))
+					c.Target, c.Namespace, o, o.Remedy()))
+				managed = true
 				continue
 			}
 			item.Drift = o.String()
@@ -302,7 +307,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		plan.Items = append(plan.Items, item)
 	}
 	if len(problems) > 0 {
-		return nil, &PlanError{Problems: problems}
+		return nil, &PlanError{Problems: problems, Managed: managed}
 	}
 	sort.SliceStable(plan.Items, func(i, j int) bool {
 		a, b := plan.Items[i].Consumer, plan.Items[j].Consumer

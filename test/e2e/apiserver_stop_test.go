@@ -21,6 +21,7 @@ import (
 // and stops writing (its journal says where); with the API server back, the same
 // command resumes the rotation to the end. Only one run ever writes the journal.
 func TestAStoppedAPIServerMidRolloutEndsTheRunAndARerunResumes(t *testing.T) {
+	t.Parallel()
 	c := clusterenv.Private(t, clusterenv.Options{})
 	kube := c.Kubeconfig(t)
 	client := c.Client(t)

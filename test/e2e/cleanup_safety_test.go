@@ -113,25 +113,51 @@ func TestCleanupWithoutDeletePermissionChangesNothing(t *testing.T) {
 	w.versions(t, 5)
 	c := clusterenv.Client(t)
 	ctx := context.Background()
+	user := "reader-" + w.ns
+	read := []string{"get", "list", "watch"}
 	if _, err := c.RbacV1().Roles(w.ns).Create(ctx, &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: "reader"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"", "apps", "batch", "networking.k8s.io", "external-secrets.io", "argoproj.io"}, Resources: []string{"*"}, Verbs: []string{"get", "list", "watch"}}},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"", "apps", "batch", "networking.k8s.io", "external-secrets.io", "argoproj.io",
+			"gateway.networking.k8s.io"}, Resources: []string{"*"}, Verbs: read}},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.RbacV1().RoleBindings(w.ns).Create(ctx, &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: "reader"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "reader"},
-		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: "reader"}},
+		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: user}},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// The cluster-scoped kinds that can name a namespace's Secrets: reading everything
+	// takes a ClusterRole too.
+	if _, err := c.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: user},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"persistentvolumes"}, Verbs: read},
+			{APIGroups: []string{"storage.k8s.io"}, Resources: []string{"storageclasses"}, Verbs: read},
+			{APIGroups: []string{"argoproj.io"}, Resources: []string{"clusteranalysistemplates"}, Verbs: read},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.RbacV1().ClusterRoles().Delete(context.Background(), user, metav1.DeleteOptions{}) })
+	if _, err := c.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: user},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: user},
+		Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: user}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = c.RbacV1().ClusterRoleBindings().Delete(context.Background(), user, metav1.DeleteOptions{})
+	})
 	before := snapshot(t, w.ns)
-	dry := cleanupRun(t, w, false, nil, "--dry-run", "--as", "reader")
+	dry := cleanupRun(t, w, false, nil, "--dry-run", "--as", user)
 	if dry.Code != 0 || strings.Count(dry.Stdout, "would delete") != 3 {
 		t.Fatalf("the reader cannot see the plan: %+v", dry)
 	}
-	r := cleanupRun(t, w, false, nil, "--yes", "--as", "reader")
+	r := cleanupRun(t, w, false, nil, "--yes", "--as", user)
 	if r.Code != 1 || !strings.Contains(r.Stderr, `you may not delete secrets in namespace "`+w.ns+`"`) || !strings.Contains(r.Stderr, "Nothing was deleted") {
 		t.Fatalf("got %+v; want a clear permission message", r)
 	}

@@ -74,6 +74,7 @@ func normalize(t *testing.T, doc string, placeholders map[string]string) string 
 // TestHistoryShowsRotationsFromTheirJournals: a rollout and the rollback that reversed
 // it, in the table and as the documented -o json (golden).
 func TestHistoryShowsRotationsFromTheirJournals(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	v1, v2 := twoVersions(t, ns, "app")
 	createDeployment(t, ns, deployment("web", v1, 1))

@@ -18,6 +18,7 @@ import (
 // journal, the second to save gets a ConflictError and the stored journal is the
 // first's; a save whose answer was lost (applied, answered 500) is recognised as done.
 func TestJournalStoreIsFencedByResourceVersion(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	ctx := context.Background()
 	store := &journal.Store{Client: clusterenv.Client(t)}

@@ -99,7 +99,7 @@ func TestABlueGreenRotationOfAnAutoscaledDeploymentIsRefused(t *testing.T) {
 		t.Fatalf("a blue-green rotation of an autoscaled Deployment was not refused: %+v", r)
 	}
 	out := r.Stdout + r.Stderr
-	for _, want := range []string{"HorizontalPodAutoscaler " + ns + "/web", "Deployment/web", "--strategy rolling"} {
+	for _, want := range []string{"HorizontalPodAutoscaler " + ns + "/web", "Deployment/web", "rolling strategy"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("the refusal does not say %q:\n%s", want, out)
 		}

@@ -102,6 +102,7 @@ func assertNothingDangles(t *testing.T, ns string) {
 // Secret, green is gone, blue is at full size, and the killed rotation's journal ends
 // Succeeded.
 func TestKilledAtEachStepConvergesWhenRunAgain(t *testing.T) {
+	t.Parallel()
 	bg := []string{"--strategy", "bluegreen", "--steps", "50,100", "--pause", "3s"}
 	tests := []struct {
 		name     string
@@ -179,6 +180,7 @@ func TestKilledAtEachStepConvergesWhenRunAgain(t *testing.T) {
 // version right after it re-pointed; the rerun resumes it, sees the crash, and returns
 // the consumer the dead run moved.
 func TestARerunThatFailsRollsBackWhatTheDeadRunMoved(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	v1, v2 := twoVersions(t, ns, "app")
 	crashPodsUsing(t, ns, v2+"$")
@@ -208,6 +210,7 @@ func TestARerunThatFailsRollsBackWhatTheDeadRunMoved(t *testing.T) {
 // pause exits at once (130), leaving the journal unfinished and saying where it
 // stopped; the same command again finishes the rotation.
 func TestASecondInterruptExitsAtOnceAndARerunFinishes(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	v1, v2 := twoVersions(t, ns, "app")
 	createDeployment(t, ns, deployment("web", v1, 2))

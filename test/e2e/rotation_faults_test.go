@@ -115,6 +115,7 @@ func (d *discard) WriteHeader(int)             {}
 // blue-green rotation through it also survives the API server dropping every connection
 // for a moment in the middle of a step.
 func TestAPIFaultsAreRetriedWithinTheDeadline(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		args []string
@@ -159,6 +160,7 @@ func TestAPIFaultsAreRetriedWithinTheDeadline(t *testing.T) {
 // blue-green rollout pauses: the run notices at its next renewal and stops writing
 // (its journal says where), and the same command run again finishes the rotation.
 func TestADeletedLeaseStopsTheRunAndARerunResumes(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -206,6 +208,7 @@ func TestADeletedLeaseStopsTheRunAndARerunResumes(t *testing.T) {
 // journal unfinished), cleanup keeps the version it may still restore, even though no
 // workload names it any more.
 func TestCleanupDuringAGatedRolloutKeepsTheRestorableVersion(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	// v0, older and named by nothing, gives cleanup something to delete.
@@ -259,6 +262,7 @@ func TestCleanupDuringAGatedRolloutKeepsTheRestorableVersion(t *testing.T) {
 // version and fails for the second's: the second batch rolls back, and so does the
 // first (--rollback-scope all), or not (failed).
 func TestMultiNamespaceBatchesAreAnalysedEachWithItsOwnVersion(t *testing.T) {
+	t.Parallel()
 	prom := promenv.Start(t).URL
 	for _, scope := range []string{"all", "failed"} {
 		t.Run("rollback scope "+scope, func(t *testing.T) {

@@ -137,7 +137,9 @@ func start(ctx context.Context, bin, dir string) (*Server, error) {
 	s := &Server{cmd: cmd, exited: exited}
 	fail := func(err error) (*Server, error) {
 		_ = cmd.Process.Kill()
-		<-exited
+		if err := <-exited; err != nil {
+			_ = err // killed: its exit status says nothing more
+		}
 		b, _ := os.ReadFile(logf.Name())
 		return nil, fmt.Errorf("%w; its log ends:\n%s", err, lastLines(string(b)))
 	}
@@ -146,7 +148,7 @@ func start(ctx context.Context, bin, dir string) (*Server, error) {
 		s.URL = "http://" + a
 	case err := <-exited:
 		exited <- err
-		return fail(fmt.Errorf("prometheus exited at start (%v)", err))
+		return fail(fmt.Errorf("prometheus exited at start (%w)", err))
 	case <-ctx.Done():
 		return fail(fmt.Errorf("prometheus did not say where it listens before the test's deadline"))
 	}
@@ -154,7 +156,7 @@ func start(ctx context.Context, bin, dir string) (*Server, error) {
 		select {
 		case err := <-exited:
 			exited <- err
-			return false, fmt.Errorf("prometheus exited (%v)", err)
+			return false, fmt.Errorf("prometheus exited (%w)", err)
 		default:
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/-/ready", nil)
@@ -174,10 +176,13 @@ func start(ctx context.Context, bin, dir string) (*Server, error) {
 func (s *Server) stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-s.exited: // a SIGTERM exit status is expected
+	case err := <-s.exited:
+		_ = err // a SIGTERM exit status is expected
 	case <-time.After(30 * time.Second): // it exits in milliseconds; never hang a cleanup
 		_ = s.cmd.Process.Kill()
-		<-s.exited
+		if err := <-s.exited; err != nil {
+			_ = err // killed
+		}
 	}
 }
 
