@@ -126,6 +126,121 @@ type RotationSpec struct {
 	// Batch is this rotation's place in its run, from 0.
 	// +optional
 	Batch int32 `json:"batch,omitempty"`
+	// Adopt also moves consumers that name the unversioned Secret called exactly
+	// spec.family: the migration of a team still on one mutable Secret to versions
+	// (rotor adopt). Its rollback returns them to that Secret.
+	// +optional
+	Adopt bool `json:"adopt,omitempty"`
+	// Verify runs a verification Job against the new version after the last step; its
+	// success is part of the rotation's health (a failure rolls back).
+	// +optional
+	Verify *Verify `json:"verify,omitempty"`
+	// Window limits when the rotation may begin a step: outside every maintenance
+	// window it stops at the next step boundary and waits for the next window, or
+	// fails, as Window.OnEnd says. Nil: any time.
+	// +optional
+	Window *WindowPolicy `json:"window,omitempty"`
+	// Environment says which environment of rotor.yaml the rotation belongs to, the
+	// rotations it was promoted from, and the overrides (break-glass, window) it was
+	// started with. Informational for the engine; the promotion gate reads it.
+	// +optional
+	Environment *EnvironmentInfo `json:"environment,omitempty"`
+}
+
+// Verify names the Job template of a verification.
+type Verify struct {
+	// Job is a Job or CronJob in the rotation's namespace used as a template: rotor
+	// creates a Job from its pod template with every reference to the family pointed
+	// at the new version (and ROTOR_FAMILY, ROTOR_VERSION, ROTOR_NAMESPACE set in each
+	// container), and waits for it to complete or fail, as Argo Rollouts' job metric
+	// provider does.
+	// +kubebuilder:validation:MinLength=1
+	Job string `json:"job"`
+}
+
+// Window-end policies.
+const (
+	// WindowWait stops at the next step boundary and waits for the next window.
+	WindowWait = "wait"
+	// WindowFail stops at the next step boundary and fails (rolling back).
+	WindowFail = "fail"
+)
+
+// WindowPolicy is when a rotation may take its steps.
+type WindowPolicy struct {
+	// Windows are recurring maintenance windows; any of them open is enough.
+	// +kubebuilder:validation:MinItems=1
+	Windows []MaintenanceWindow `json:"windows"`
+	// OnEnd is what a rotation still running when its window ends does at the next
+	// step boundary: wait (default) or fail.
+	// +optional
+	// +kubebuilder:validation:Enum=wait;fail
+	OnEnd string `json:"onEnd,omitempty"`
+}
+
+// MaintenanceWindow is one recurring window, as rotor.yaml writes it.
+type MaintenanceWindow struct {
+	// Days are the days it starts on (Mon…Sun); empty is every day.
+	// +optional
+	Days []string `json:"days,omitempty"`
+	// Start and End are wall-clock times HH:MM in TimeZone; an End not after Start
+	// crosses midnight; End may be 24:00.
+	Start string `json:"start"`
+	End   string `json:"end"`
+	// TimeZone is an IANA name such as Europe/Berlin.
+	TimeZone string `json:"timeZone"`
+}
+
+// EnvironmentInfo ties a rotation to an environment of rotor.yaml.
+type EnvironmentInfo struct {
+	// Name is the environment.
+	Name string `json:"name"`
+	// Context is the kube context of this rotation's cluster when the environment
+	// names contexts ("" for the current context).
+	// +optional
+	Context string `json:"context,omitempty"`
+	// PromotedFrom are the rotations, in the environments this one requires, whose
+	// success allowed it to start.
+	// +optional
+	PromotedFrom []RotationLink `json:"promotedFrom,omitempty"`
+	// BreakGlass is set when the promotion gate was overridden.
+	// +optional
+	BreakGlass *Override `json:"breakGlass,omitempty"`
+	// IgnoredWindow is set when the rotation was started outside every maintenance
+	// window on purpose.
+	// +optional
+	IgnoredWindow *Override `json:"ignoredWindow,omitempty"`
+}
+
+// RotationLink names a rotation in another environment (and cluster).
+type RotationLink struct {
+	Environment string `json:"environment"`
+	// +optional
+	Context   string `json:"context,omitempty"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Run is the rotation ID (spec.run) the linked rotation belongs to.
+	// +optional
+	Run string `json:"run,omitempty"`
+	// Version is the version it moved consumers to.
+	// +optional
+	Version string `json:"version,omitempty"`
+	// Finished is when it finished; SoakEnded when its soak ended.
+	// +optional
+	Finished *metav1.Time `json:"finished,omitempty"`
+	// +optional
+	SoakEnded *metav1.Time `json:"soakEnded,omitempty"`
+}
+
+// Override records a policy deliberately overridden: by whom, why, and what it
+// overrode.
+type Override struct {
+	By     string      `json:"by"`
+	Reason string      `json:"reason,omitempty"`
+	At     metav1.Time `json:"at"`
+	// Overrode lists the conditions that were not met.
+	// +optional
+	Overrode []string `json:"overrode,omitempty"`
 }
 
 // GitOpsSpec says where a rotation through git writes.
@@ -339,6 +454,10 @@ type RotationStatus struct {
 	// Watch is the post-rotation watch window, so a restarted watch continues it.
 	// +optional
 	Watch *WatchStatus `json:"watch,omitempty"`
+	// WindowOpens is set while the rotation waits at a step boundary for its next
+	// maintenance window (spec.window), which opens then.
+	// +optional
+	WindowOpens *metav1.Time `json:"windowOpens,omitempty"`
 }
 
 // ConsumerStatus is one object that moves.
@@ -480,6 +599,10 @@ type ChecklistEntry struct {
 	// By is who did it, when someone else than the rotation's starter.
 	// +optional
 	By string `json:"by,omitempty"`
+	// Detail says more in a sentence: the window it ran in, the rollback command, the
+	// rotation of another environment it refers to.
+	// +optional
+	Detail string `json:"detail,omitempty"`
 }
 
 // Driver is the process advancing a rotation.

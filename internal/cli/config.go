@@ -24,7 +24,7 @@ func (c *configFileFlags) add(cmd *cobra.Command) {
 // load finds, reads and validates rotor.yaml, and checks its contexts against the
 // kubeconfig and its analysis templates on disk.
 func (c *configFileFlags) load(f *factory) (*config.Config, error) {
-	path, err := config.Locate(c.Path, os.Getenv, func(p string) bool { _, err := os.Stat(p); return err == nil }, ".")
+	path, err := config.Locate(c.Path, getenv, exists, ".")
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +45,10 @@ func (c *configFileFlags) load(f *factory) (*config.Config, error) {
 	}
 	return cfg, nil
 }
+
+func getenv(k string) string { return os.Getenv(k) }
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func readable(path string) error {
 	fh, err := os.Open(path)

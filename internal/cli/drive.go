@@ -14,6 +14,7 @@ import (
 	"github.com/rotor-project/rotor/internal/analysis"
 	"github.com/rotor-project/rotor/internal/engine"
 	"github.com/rotor-project/rotor/internal/identity"
+	"github.com/rotor-project/rotor/internal/kube"
 	"github.com/rotor-project/rotor/internal/lock"
 	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/internal/rotation"
@@ -40,6 +41,11 @@ func newRunner(ctx context.Context, f *factory, streams IOStreams, leaseDuration
 	if err != nil {
 		return nil, err
 	}
+	return newRunnerFor(ctx, f, clients, streams, leaseDuration, a)
+}
+
+// newRunnerFor is newRunner on the clients of one cluster (an environment's context).
+func newRunnerFor(ctx context.Context, f *factory, clients *kube.Clients, streams IOStreams, leaseDuration time.Duration, a *AnalysisFlags) (*runner, error) {
 	r := &runner{f: f, progress: streams.ErrOut, in: streams.In, start: f.Clock.Now()}
 	who := identity.Who(ctx, clients.Typed, f.KubeconfigUser())
 	host, _ := os.Hostname()

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/clock"
 
 	"github.com/rotor-project/rotor/internal/buildinfo"
@@ -32,6 +33,7 @@ type factory struct {
 
 	restConfig *rest.Config
 	clients    *kube.Clients
+	contexts   map[string]*kube.Clients
 }
 
 func newFactory(deps Deps) *factory {
@@ -152,4 +154,47 @@ func isUnreachable(err error) bool {
 	var uerr *url.Error
 	var nerr net.Error
 	return errors.Is(err, syscall.ECONNREFUSED) || (errors.As(err, &uerr) && errors.As(err, &nerr)) || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// ClientsFor are the clients of a kube context of the kubeconfig: an environment's
+// cluster. "" is the context in use (--context, else the current one). The other
+// connection flags (--as, --request-timeout…) apply to every context.
+func (f *factory) ClientsFor(name string) (*kube.Clients, error) {
+	if name == "" {
+		return f.Clients()
+	}
+	if c, ok := f.contexts[name]; ok {
+		return c, nil
+	}
+	loader := f.ConfigFlags.ToRawKubeConfigLoader()
+	raw, err := loader.RawConfig()
+	if err != nil {
+		return nil, fmt.Errorf("cannot load a kubeconfig: %w (set --kubeconfig or KUBECONFIG)", err)
+	}
+	if _, ok := raw.Contexts[name]; !ok {
+		return nil, fmt.Errorf("the kubeconfig has no context %q: add it (kubectl config set-context), or change contexts in rotor.yaml", name)
+	}
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: name}
+	if v := f.ConfigFlags.Impersonate; v != nil {
+		overrides.AuthInfo.Impersonate = *v
+	}
+	if v := f.ConfigFlags.ImpersonateGroup; v != nil {
+		overrides.AuthInfo.ImpersonateGroups = *v
+	}
+	if v := f.ConfigFlags.Timeout; v != nil {
+		overrides.Timeout = *v
+	}
+	cfg, err := clientcmd.NewNonInteractiveClientConfig(raw, name, overrides, loader.ConfigAccess()).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kube context %q: %w", name, err)
+	}
+	c, err := kube.New(kube.Configure(cfg, "rotor/"+buildinfo.Version))
+	if err != nil {
+		return nil, err
+	}
+	if f.contexts == nil {
+		f.contexts = map[string]*kube.Clients{}
+	}
+	f.contexts[name] = c
+	return c, nil
 }

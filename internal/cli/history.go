@@ -19,6 +19,7 @@ type HistoryOptions struct {
 	Family        string
 	AllNamespaces bool
 	Output        string
+	Env           envFlags
 
 	namespace string
 	streams   IOStreams
@@ -27,27 +28,36 @@ type HistoryOptions struct {
 
 // RotationList is the -o json|yaml document of `rotor history`.
 type RotationList struct {
-	APIVersion string                    `json:"apiVersion"`
-	Kind       string                    `json:"kind"`
-	Family     string                    `json:"family"`
-	Namespace  string                    `json:"namespace"`
-	Items      []v1alpha1.SecretRotation `json:"items"`
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Family     string `json:"family"`
+	Namespace  string `json:"namespace"`
+	// Environment is set with --env: the items are those of its clusters and
+	// namespaces.
+	Environment string                    `json:"environment,omitempty"`
+	Items       []v1alpha1.SecretRotation `json:"items"`
 }
 
 // NewCmdHistory builds `rotor history FAMILY`.
 func NewCmdHistory(f *factory, name string, streams IOStreams) *cobra.Command {
 	o := &HistoryOptions{streams: streams, f: f}
 	cmd := &cobra.Command{
-		Use:   "history FAMILY [-n NAMESPACE | -A] [-o table|json|yaml]",
+		Use:   "history FAMILY [-n NAMESPACE | -A | --env ENV] [-o table|json|yaml]",
 		Short: "List the rotations of a Secret family from their journals, oldest first",
 		Long: `List every rotation (rollout or rollback) of FAMILY recorded in the namespace: the version it
 moved consumers to, the strategy, how it ended, who started it and when, and which rotation a
 rollback reversed. A rotation whose run was interrupted shows the phase it stopped in; running
 the same rollout or rollback again resumes it. -o json prints the journals themselves (see
-docs/output.md).`,
+docs/output.md).
+
+--env ENV reads every cluster and namespace of an environment of rotor.yaml and shows each
+rotation's ID and checklist: when it was created, its rollback documented, its monitoring
+verified, the window, what it was promoted from (and to), each step, all pods on the new
+version, the post-rollout watch, when the old version may be cleaned up and when it was.`,
 		Example: examples(name, `
 {{.}} history auth-api-secrets -n payments
-{{.}} history auth-api-secrets -A -o json`),
+{{.}} history auth-api-secrets -A -o json
+{{.}} history auth-api-secrets --env production`),
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeFamilies(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -60,6 +70,15 @@ docs/output.md).`,
 			default:
 				return usageErrorf("unknown output format %q: use table, json or yaml", o.Output)
 			}
+			if cmd.Flags().Changed("env") {
+				if o.AllNamespaces {
+					return usageErrorf("--env reads the environment's namespaces: drop -A")
+				}
+				if err := o.Env.complete(f, o.Family); err != nil {
+					return err
+				}
+				return o.runEnv(cmd.Context())
+			}
 			if !o.AllNamespaces {
 				ns, err := f.Namespace()
 				if err != nil {
@@ -70,6 +89,7 @@ docs/output.md).`,
 			return o.Run(cmd.Context())
 		},
 	}
+	o.Env.add(cmd, "The rotations of every cluster and namespace of this environment of rotor.yaml, with their checklists")
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Rotations in every namespace")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "Output format: table, json or yaml")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))

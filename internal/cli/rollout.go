@@ -255,16 +255,7 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 		return r.dryRun(ctx, plan, o.DryRun.strategy)
 	}
 	if o.Strategy == "bluegreen" {
-		var others []string
-		for _, it := range plan.Active() {
-			if it.Consumer.Kind != "Deployment" {
-				others = append(others, it.Consumer.String())
-			}
-		}
-		if len(others) > 0 {
-			return usageErrorf("--strategy bluegreen works on Deployments only, and these consumers are not: %s; use --strategy rolling, or narrow the scope with --workload or -l", strings.Join(others, ", "))
-		}
-		if err := rollout.AutoscaledDeployments(ctx, r.eng.Clients.Typed, plan.Active()); err != nil {
+		if err := checkBlueGreen(ctx, r, plan, "--strategy bluegreen", "use --strategy rolling, or narrow the scope with --workload or -l"); err != nil {
 			return err
 		}
 	}
@@ -447,15 +438,39 @@ func (o *RolloutOptions) spec(batch int) v1alpha1.RotationSpec {
 // validateAnalysis loads --analysis with the batch's facts and evaluates every query
 // once.
 func (o *RolloutOptions) validateAnalysis(ctx context.Context, rot *v1alpha1.SecretRotation) error {
-	if _, err := o.Analysis.Load(ctx, analysis.Facts{Family: o.Family, Version: rot.Status.TargetVersion, Namespace: rot.Namespace}); err != nil {
+	return validateAnalysis(ctx, o.f, &o.Analysis, rot)
+}
+
+// validateAnalysis loads the analysis a with a batch's facts and evaluates every query
+// once: a bad query, an unreachable provider or a condition that does not compile
+// refuses the rotation before anything changes.
+func validateAnalysis(ctx context.Context, f *factory, a *AnalysisFlags, rot *v1alpha1.SecretRotation) error {
+	fam := rot.Spec.Family
+	if _, err := a.Load(ctx, analysis.Facts{Family: fam, Version: rot.Status.TargetVersion, Namespace: rot.Namespace}); err != nil {
 		return err
 	}
-	g, err := engine.AnalysisGate(rot, o.Analysis.GateOptions(o.f, nil))
+	g, err := engine.AnalysisGate(rot, a.GateOptions(f, nil))
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	if err := g.Validate(ctx, gate.Step{Family: o.Family, Namespace: rot.Namespace, Version: rot.Status.TargetVersion}); err != nil {
+	if err := g.Validate(ctx, gate.Step{Family: fam, Namespace: rot.Namespace, Version: rot.Status.TargetVersion}); err != nil {
 		return flatten("the analysis cannot run, so nothing was changed: %s", err)
 	}
 	return nil
+}
+
+// checkBlueGreen refuses a blue-green plan with consumers that are not Deployments, or
+// Deployments an autoscaler scales. what names the setting that asked for blue-green,
+// instead what to do.
+func checkBlueGreen(ctx context.Context, r *runner, plan *rollout.Plan, what, instead string) error {
+	var others []string
+	for _, it := range plan.Active() {
+		if it.Consumer.Kind != "Deployment" {
+			others = append(others, it.Consumer.String())
+		}
+	}
+	if len(others) > 0 {
+		return usageErrorf("%s works on Deployments only, and these consumers are not: %s; %s", what, strings.Join(others, ", "), instead)
+	}
+	return rollout.AutoscaledDeployments(ctx, r.eng.Clients.Typed, plan.Active())
 }

@@ -121,6 +121,10 @@ The old version stays, so rollback is a change of reference, not a hunt for back
 		NewCmdWatch(f, name, streams),
 		NewCmdHistory(f, name, streams),
 		NewCmdConfig(f, name, streams),
+		NewCmdRotate(f, name, streams),
+		NewCmdPromote(f, name, streams),
+		NewCmdAdopt(f, name, streams),
+		NewCmdPlan(f, name, streams),
 		NewCmdGitOps(f, name, streams),
 	)
 	registerCompletions(root, f)

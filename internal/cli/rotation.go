@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/rotor-project/rotor/internal/kinds"
+	"github.com/rotor-project/rotor/internal/kube"
+	"github.com/rotor-project/rotor/internal/refs"
 	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/internal/rollout"
 )
@@ -104,17 +106,15 @@ func confirm(in io.Reader, out io.Writer, question string) bool {
 // newStatusReader is what `status` needs: the consumers and their pods, read only
 // (no identity lookup, no lock).
 func newStatusReader(f *factory) (*rollout.StatusReader, error) {
-	client, err := f.Client()
+	c, err := f.Clients()
 	if err != nil {
 		return nil, err
 	}
-	finder, err := f.Finder()
-	if err != nil {
-		return nil, err
-	}
-	dyn, err := f.Dynamic()
-	if err != nil {
-		return nil, err
-	}
-	return &rollout.StatusReader{Client: client, Dynamic: dyn, Finder: rollout.RefsFinder{Finder: finder}}, nil
+	return statusReaderFor(c), nil
+}
+
+// statusReaderFor is a status reader of one cluster.
+func statusReaderFor(c *kube.Clients) *rollout.StatusReader {
+	finder := &refs.Finder{Client: c.Proto, Dynamic: c.Dynamic, Discovery: c.Discovery, Metadata: c.Metadata, Helm: true}
+	return &rollout.StatusReader{Client: c.Typed, Dynamic: c.Dynamic, Finder: rollout.RefsFinder{Finder: finder}}
 }

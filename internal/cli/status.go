@@ -19,6 +19,7 @@ type StatusOptions struct {
 	AllNamespaces bool
 	Watch         bool
 	Output        string
+	Env           envFlags
 
 	namespace string
 	streams   IOStreams
@@ -29,15 +30,19 @@ type StatusOptions struct {
 func NewCmdStatus(f *factory, name string, streams IOStreams) *cobra.Command {
 	o := &StatusOptions{streams: streams, f: f}
 	cmd := &cobra.Command{
-		Use:   "status FAMILY [-n NS | -A] [--watch] [-o table|json|yaml]",
+		Use:   "status FAMILY [-n NS | -A | --env ENV] [--watch] [-o table|json|yaml]",
 		Short: "Show which version each consumer's spec names and which versions its pods actually run",
 		Long: `Show, per consumer of FAMILY, the version its spec names and its pods grouped by the version
 they actually run (the mixed state during a rollout), the rollout phase, and how many pods
 are left to restart. --watch redraws on a terminal (a progress bar per workload), prints a
-line per change otherwise, and ends when every consumer runs one version.`,
+line per change otherwise, and ends when every consumer runs one version.
+
+--env ENV shows every cluster and namespace of an environment of rotor.yaml, with the
+last rotation of each (-o json prints an EnvironmentStatus).`,
 		Example: examples(name, `
 {{.}} status auth-api-secrets -n payments
-{{.}} status auth-api-secrets -n payments --watch`),
+{{.}} status auth-api-secrets -n payments --watch
+{{.}} status auth-api-secrets --env production`),
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeFamilies(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -46,6 +51,15 @@ line per change otherwise, and ends when every consumer runs one version.`,
 			case "table", "json", "yaml":
 			default:
 				return usageErrorf("unknown output format %q: use table, json or yaml", o.Output)
+			}
+			if cmd.Flags().Changed("env") {
+				if o.Watch || o.AllNamespaces {
+					return usageErrorf("--env shows the environment's clusters once: drop --watch and -A (watch one cluster with --context and -n)")
+				}
+				if err := o.Env.complete(f, o.Family); err != nil {
+					return err
+				}
+				return o.runEnv(cmd.Context())
 			}
 			if !o.AllNamespaces {
 				ns, err := f.Namespace()
@@ -57,6 +71,7 @@ line per change otherwise, and ends when every consumer runs one version.`,
 			return o.Run(cmd.Context())
 		},
 	}
+	o.Env.add(cmd, "Every cluster and namespace of this environment of rotor.yaml")
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Consumers in every namespace")
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "Keep showing changes until every consumer runs one version")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "Output format: table, json or yaml")

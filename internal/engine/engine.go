@@ -21,6 +21,7 @@ import (
 	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/internal/rotation"
+	"github.com/rotor-project/rotor/internal/verify"
 	"github.com/rotor-project/rotor/internal/versions"
 )
 
@@ -37,7 +38,8 @@ type Options struct {
 	LeaseDuration time.Duration
 	// Progress receives the engine's progress events; may be nil.
 	Progress func(rotation.Event)
-	// Gates builds a rotation's gates; nil: health only.
+	// Gates builds a rotation's analysis gates; nil: health only. A verification Job
+	// (spec.verify) is added to the gates after the last step.
 	Gates rotation.GateFactory
 	// OnRetry, if set, is told of each transient API failure that is retried.
 	OnRetry func(err error, attempt int, wait time.Duration)
@@ -90,7 +92,8 @@ func New(c *kube.Clients, o Options) (*Engine, error) {
 	planner := &rollout.Planner{Client: c.Typed, Dynamic: c.Dynamic, Finder: consumers, Repointer: rp,
 		Latest: LatestOf(latest), Target: TargetOf(lister)}
 	rot := &rotation.Engine{
-		Client: c.Typed, Metadata: c.Metadata, Repointer: rp, GitOps: o.GitOps, Planner: planner, Store: store, Gates: o.Gates,
+		Client: c.Typed, Metadata: c.Metadata, Repointer: rp, GitOps: o.GitOps, Planner: planner, Store: store,
+		Gates: WithVerify(o.Gates, &verify.Runner{Client: c.Typed}),
 		Clock: clk, Retry: retry, Progress: o.Progress,
 		Driver: v1alpha1.Driver{Kind: kind, Identity: locker.Identity()},
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/rotor-project/rotor/internal/analysis"
 	"github.com/rotor-project/rotor/internal/gate"
 	"github.com/rotor-project/rotor/internal/rotation"
+	"github.com/rotor-project/rotor/internal/verify"
 )
 
 // AnalysisGates builds a rotation's analysis gate from spec.analysis (an inline
@@ -53,4 +54,25 @@ func AnalysisGate(rot *v1alpha1.SecretRotation, opts analysis.Options) (*analysi
 		return nil, err
 	}
 	return analysis.NewGate(tmpl, opts)
+}
+
+// WithVerify adds a rotation's verification Job (spec.verify) to the gates after its
+// last step; base builds the rest (nil: none).
+func WithVerify(base rotation.GateFactory, v *verify.Runner) rotation.GateFactory {
+	return func(ctx context.Context, rot *v1alpha1.SecretRotation, post bool) ([]gate.Gate, error) {
+		var gates []gate.Gate
+		if base != nil {
+			gs, err := base(ctx, rot, post)
+			if err != nil {
+				return nil, err
+			}
+			gates = gs
+		}
+		if post {
+			if g := v.Gate(rot); g != nil {
+				gates = append(gates, g)
+			}
+		}
+		return gates, nil
+	}
 }

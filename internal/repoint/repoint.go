@@ -102,12 +102,28 @@ func (r *Repointer) Get(ctx context.Context, t Target) (*unstructured.Unstructur
 // Plan returns the changes that would move every reference of obj to a version of fam
 // to the Secret named to.
 func Plan(obj *unstructured.Unstructured, fam, to string) *Result {
+	return PlanNames(obj, fam, to, false)
+}
+
+// Names reports whether name is one of fam's Secrets a rotation moves consumers away
+// from: a version, or with unversioned also the Secret named exactly fam (adoption).
+func Names(fam, name string, unversioned bool) bool {
+	if unversioned && name == fam {
+		return true
+	}
+	_, ok := family.ParseIn(fam, name)
+	return ok
+}
+
+// PlanNames is Plan, also moving references to the unversioned Secret named fam when
+// unversioned is set (the migration to versions, rotor adopt).
+func PlanNames(obj *unstructured.Unstructured, fam, to string, unversioned bool) *Result {
 	res := &Result{
 		Target:   Target{Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName()},
 		Recorded: obj.GetAnnotations()[AnnotationKey(fam)],
 	}
 	kinds.Walk(obj.GetKind(), secretref.MapNode(obj.Object), func(ref secretref.Ref) bool {
-		if _, ok := family.ParseIn(fam, ref.Name); !ok || ref.Pointer == "" {
+		if !Names(fam, ref.Name, unversioned) || ref.Pointer == "" {
 			return true
 		}
 		if res.Previous == "" {
@@ -136,6 +152,9 @@ type Options struct {
 	// rollback puts back what the object said before the failed rotation.
 	Restore    bool
 	Annotation string
+	// Unversioned also moves references to the unversioned Secret named like the
+	// family (PlanNames).
+	Unversioned bool
 }
 
 // Apply re-points t: every reference to a version of fam names to afterwards. It
@@ -155,7 +174,7 @@ func (r *Repointer) Apply(ctx context.Context, t Target, fam, to string, o Optio
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", t, err)
 		}
-		plan := Plan(obj, fam, to)
+		plan := PlanNames(obj, fam, to, o.Unversioned)
 		if plan.Unchanged() {
 			plan.Generation = obj.GetGeneration()
 			return plan, nil

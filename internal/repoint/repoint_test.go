@@ -27,20 +27,23 @@ func deployment(annotations map[string]any, secrets ...string) *unstructured.Uns
 
 func TestPlan(t *testing.T) {
 	tests := []struct {
-		name     string
-		obj      *unstructured.Unstructured
-		to       string
-		changes  int
-		previous string
+		name        string
+		obj         *unstructured.Unstructured
+		to          string
+		unversioned bool
+		changes     int
+		previous    string
 	}{
-		{"a reference to an older version changes", deployment(nil, "app-20250101000000"), "app-20250102000000", 1, "app-20250101000000"},
-		{"every reference to any version changes", deployment(nil, "app-20250101000000", "app-20241201000000"), "app-20250102000000", 2, "app-20250101000000"},
-		{"a reference already on the target does not change", deployment(nil, "app-20250102000000"), "app-20250102000000", 0, ""},
-		{"the unversioned Secret and other families are left alone", deployment(nil, "app", "other-20250101000000", "app-foo"), "app-20250102000000", 0, ""},
+		{"a reference to an older version changes", deployment(nil, "app-20250101000000"), "app-20250102000000", false, 1, "app-20250101000000"},
+		{"every reference to any version changes", deployment(nil, "app-20250101000000", "app-20241201000000"), "app-20250102000000", false, 2, "app-20250101000000"},
+		{"a reference already on the target does not change", deployment(nil, "app-20250102000000"), "app-20250102000000", false, 0, ""},
+		{"the unversioned Secret and other families are left alone", deployment(nil, "app", "other-20250101000000", "app-foo"), "app-20250102000000", false, 0, ""},
+		{"adopting, the unversioned Secret moves to the first version, other families stay", deployment(nil, "app", "other-20250101000000", "app-foo"), "app-20250102000000", true, 1, "app"},
+		{"adopting, a rollback returns versions to the unversioned Secret", deployment(nil, "app-20250102000000"), "app", true, 1, "app-20250102000000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := Plan(tt.obj, "app", tt.to)
+			p := PlanNames(tt.obj, "app", tt.to, tt.unversioned)
 			if len(p.Changes) != tt.changes || p.Previous != tt.previous {
 				t.Fatalf("Plan = %+v, want %d changes from %q", p, tt.changes, tt.previous)
 			}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/refs"
 	"github.com/rotor-project/rotor/internal/repoint"
@@ -21,6 +20,16 @@ type RefsFinder struct {
 // Consumers implements ConsumerFinder. A kind the caller may not list makes it fail:
 // a rotation that cannot see every consumer would leave some on the old version.
 func (f RefsFinder) Consumers(ctx context.Context, namespace, fam string) ([]Consumer, error) {
+	return f.find(ctx, namespace, fam, false)
+}
+
+// ConsumersWithUnversioned implements UnversionedFinder: the consumers of the versions
+// and of the unversioned Secret named fam.
+func (f RefsFinder) ConsumersWithUnversioned(ctx context.Context, namespace, fam string) ([]Consumer, error) {
+	return f.find(ctx, namespace, fam, true)
+}
+
+func (f RefsFinder) find(ctx context.Context, namespace, fam string, unversioned bool) ([]Consumer, error) {
 	res, err := f.Finder.Find(ctx, refs.Query{Namespace: namespace, Family: fam})
 	if err != nil {
 		return nil, err
@@ -49,8 +58,8 @@ func (f RefsFinder) Consumers(ctx context.Context, namespace, fam string) ([]Con
 		if r.Role != refs.RoleLive || r.File != "" {
 			continue
 		}
-		if _, ok := family.ParseIn(fam, r.Secret); !ok {
-			continue // the unversioned Secret is not rotated
+		if !repoint.Names(fam, r.Secret, unversioned) {
+			continue // the unversioned Secret is not rotated (unless adopted)
 		}
 		for _, c := range consumersOf(r) {
 			add(c)

@@ -81,6 +81,16 @@ type Request struct {
 	// GitOps marks a rotation through git: it changes the source the GitOps engine
 	// applies, so consumers Argo CD or Flux manage are what it moves, not drift.
 	GitOps bool
+	// Unversioned also moves consumers of the unversioned Secret named exactly Family
+	// (adoption: the first version replaces it). The Finder must implement
+	// UnversionedFinder.
+	Unversioned bool
+}
+
+// UnversionedFinder is a ConsumerFinder that can also find the consumers of the
+// unversioned Secret named like the family.
+type UnversionedFinder interface {
+	ConsumersWithUnversioned(ctx context.Context, namespace, fam string) ([]Consumer, error)
 }
 
 // Item is the plan for one consumer.
@@ -197,7 +207,17 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 			return nil, &PlanError{Problems: []string{fmt.Sprintf("%q is not a version of %q: a version is named %s-YYYYMMDDHHMMSS; list them with: versions %s", req.To, req.Family, req.Family, req.Family)}}
 		}
 	}
-	consumers, err := pl.Finder.Consumers(ctx, req.Namespace, req.Family)
+	var consumers []Consumer
+	var err error
+	if req.Unversioned {
+		uf, ok := pl.Finder.(UnversionedFinder)
+		if !ok {
+			return nil, fmt.Errorf("this consumer finder cannot find the consumers of the unversioned Secret %q", req.Family)
+		}
+		consumers, err = uf.ConsumersWithUnversioned(ctx, req.Namespace, req.Family)
+	} else {
+		consumers, err = pl.Finder.Consumers(ctx, req.Namespace, req.Family)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -210,8 +230,12 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		if req.Namespace == "" {
 			where = "any namespace"
 		}
-		return nil, &PlanError{Problems: []string{fmt.Sprintf("no consumers of %q in %s%s: nothing names any of its versions; check the namespace and the selection of consumers, or find references with: refs --family %s -A",
-			req.Family, where, scopeNote(req), req.Family)}}
+		what := "nothing names any of its versions"
+		if req.Unversioned {
+			what = fmt.Sprintf("nothing names the Secret %s or any of its versions", req.Family)
+		}
+		return nil, &PlanError{Problems: []string{fmt.Sprintf("no consumers of %q in %s%s: %s; check the namespace and the selection of consumers, or find references with: refs --family %s -A",
+			req.Family, where, scopeNote(req), what, req.Family)}}
 	}
 	plan := &Plan{Family: req.Family}
 	var problems []string
@@ -222,7 +246,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		to := req.To
 		if c.Immutable {
 			// Reported with what to do, never patched: no target to check.
-			item, err := pl.item(ctx, c, req.Family, to)
+			item, err := pl.item(ctx, c, req, to)
 			if err != nil {
 				return nil, err
 			}
@@ -290,7 +314,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 			}
 			continue
 		}
-		item, err := pl.item(ctx, c, req.Family, to)
+		item, err := pl.item(ctx, c, req, to)
 		if apierrors.IsNotFound(err) || errors.Is(err, errGone) {
 			continue // deleted since the references were read (a green copy going away): no longer a consumer
 		}
@@ -337,7 +361,8 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 // errGone marks a consumer being deleted: no longer one to re-point.
 var errGone = errors.New("being deleted")
 
-func (pl *Planner) item(ctx context.Context, c Consumer, fam, to string) (Item, error) {
+func (pl *Planner) item(ctx context.Context, c Consumer, req Request, to string) (Item, error) {
+	fam := req.Family
 	item := Item{Consumer: c, To: to}
 	if c.Immutable {
 		item.Skip, item.Note = true, c.Note
@@ -359,7 +384,7 @@ func (pl *Planner) item(ctx context.Context, c Consumer, fam, to string) (Item, 
 	}
 	item.Consumer.Labels = obj.GetLabels()
 	item.Consumer.ManagedBy = managedby.Detect(obj.GetLabels(), obj.GetAnnotations())
-	res := repoint.Plan(obj, fam, to)
+	res := repoint.PlanNames(obj, fam, to, req.Unversioned)
 	item.Changes = res.Changes
 	item.UID, item.Annotation, item.Current = string(obj.GetUID()), res.Recorded, res.Previous
 	if res.Unchanged() {

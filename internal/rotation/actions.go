@@ -202,6 +202,7 @@ func (e *Engine) apply(ctx context.Context, rot *v1alpha1.SecretRotation, c v1al
 	t := repoint.Target{Kind: c.Kind, Namespace: rot.Namespace, Name: c.Name}
 	err := e.Retry.Do(ctx, func(ctx context.Context) error {
 		var err error
+		o.Unversioned = rot.Spec.Adopt
 		res, err = e.Repointer.Apply(ctx, t, rot.Spec.Family, to, o)
 		return err
 	})
@@ -237,7 +238,7 @@ func (e *Engine) ensureGreen(ctx context.Context, rot *v1alpha1.SecretRotation, 
 	if err != nil {
 		return fmt.Errorf("reading Deployment/%s: %w", g.Of, err)
 	}
-	green := greenCopy(blue, g, fam, to)
+	green := greenCopy(blue, g, fam, to, rot.Spec.Adopt)
 	err = e.Retry.Do(ctx, func(ctx context.Context) error {
 		_, err := deps.Create(ctx, green, metav1.CreateOptions{FieldManager: repoint.FieldManager})
 		return err
@@ -259,7 +260,7 @@ func (e *Engine) ensureGreen(ctx context.Context, rot *v1alpha1.SecretRotation, 
 // greenCopy is blue's green copy: the same pod labels plus LabelColor (so neither
 // adopts the other's pods, while a Service selecting the shared labels routes to both),
 // naming version to, owned by blue, with no replicas yet.
-func greenCopy(blue *appsv1.Deployment, g v1alpha1.GreenStatus, fam, to string) *appsv1.Deployment {
+func greenCopy(blue *appsv1.Deployment, g v1alpha1.GreenStatus, fam, to string, unversioned bool) *appsv1.Deployment {
 	green := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      g.Name,
@@ -279,7 +280,7 @@ func greenCopy(blue *appsv1.Deployment, g v1alpha1.GreenStatus, fam, to string) 
 	green.Spec.Selector.MatchLabels = copyWith(green.Spec.Selector.MatchLabels, rollout.LabelColor, "green")
 	green.Spec.Template.Labels = copyWith(green.Spec.Template.Labels, rollout.LabelColor, "green")
 	secretref.PodSpec("spec.template.spec", &green.Spec.Template.Spec, func(ref secretref.Ref) bool {
-		if _, ok := family.ParseIn(fam, ref.Name); ok {
+		if repoint.Names(fam, ref.Name, unversioned) {
 			ref.Set(to)
 		}
 		return true

@@ -85,6 +85,10 @@ type Action struct {
 	// Moved marks an ActFail after a write that may have changed some consumers: it
 	// always rolls back (unless the rotation says not to).
 	Moved bool
+	// Window marks a wait, pause or resume for the maintenance window (spec.window);
+	// Opens is when the next window opens (ActPause).
+	Window bool
+	Opens  time.Time
 }
 
 // Writes reports whether the action changes the cluster.
@@ -108,8 +112,13 @@ type Observation struct {
 	// Gate is the gate job of the current step (or of the post-rollout analysis) in
 	// this process, if one runs or ran.
 	Gate *GateState
-	// HasGates says whether the rotation has gates (an analysis).
+	// HasGates says whether the rotation has step gates (an analysis).
 	HasGates bool
+	// HasPostGates says whether it has gates after the last step: an analysis that
+	// keeps evaluating (spec.analysis.duration), a verification Job (spec.verify).
+	HasPostGates bool
+	// Window is the maintenance window now (spec.window).
+	Window WindowState
 }
 
 // ObservedConsumer is one consumer as the cluster shows it.
@@ -163,12 +172,20 @@ func Decide(rot *v1alpha1.SecretRotation, o Observation) Action {
 		if missing := missingTargets(rot, o); len(missing) > 0 {
 			return Action{Type: ActFail, Failure: &v1alpha1.Failure{Reason: fmt.Sprintf("%s no longer exist(s) in namespace %q; nothing was changed", strings.Join(missing, ", "), rot.Namespace)}}
 		}
+		if a, stop := atStart(rot, o); stop {
+			return a
+		}
 		return Action{Type: ActStart}
 	case st.Phase == v1alpha1.RollingBack:
 		return decideRollback(rot, o)
 	}
 	if st.AbortRequested {
 		return Action{Type: ActFail, Failure: &v1alpha1.Failure{Reason: "aborted: interrupted"}}
+	}
+	if st.WindowOpens != nil {
+		// Waiting for the window is no progress the deadline measures: it starts again
+		// when the window opens.
+		return windowWait(o)
 	}
 	if st.Deadline != nil && !o.Now.Before(st.Deadline.Time) {
 		return Action{Type: ActFail, Failure: &v1alpha1.Failure{Reason: fmt.Sprintf("the rotation's deadline passed (%s after it started)", timeout(rot))}}
@@ -287,7 +304,7 @@ func decideRolling(rot *v1alpha1.SecretRotation, o Observation) Action {
 
 // finishForward runs the post-rollout analysis, deletes leftovers, and succeeds.
 func finishForward(rot *v1alpha1.SecretRotation, o Observation, step int32) Action {
-	if rot.Spec.Analysis != nil && rot.Spec.Analysis.Duration != nil && rot.Spec.Analysis.Duration.Duration > 0 && o.HasGates {
+	if o.HasPostGates {
 		a, wait := gateAction(rot, o, step, true)
 		if wait {
 			return Action{Type: ActWait, Reason: "the post-rollout analysis"}
@@ -346,7 +363,11 @@ func consumersHealthy(rot *v1alpha1.SecretRotation, o Observation, idx []int) bo
 // is something to do (start, record, fail, pause) or ActNone when the gates passed (or
 // there are none); (_, true) while a gate runs.
 func gateAction(rot *v1alpha1.SecretRotation, o Observation, step int32, post bool) (Action, bool) {
-	if !o.HasGates {
+	has := o.HasGates
+	if post {
+		has = o.HasPostGates
+	}
+	if !has {
 		return Action{Type: ActNone}, false
 	}
 	rec := gateRecord(rot, step, post)

@@ -73,7 +73,7 @@ func decideBlueGreen(rot *v1alpha1.SecretRotation, o Observation) Action {
 		} else if a.Type != ActNone {
 			return a
 		}
-		return Action{Type: ActAdvance, Step: step}
+		return atBoundary(rot, o, Action{Type: ActAdvance, Step: step})
 	}
 	// The last step: blue itself, at full size, on the new version.
 	var repoint []int

@@ -75,6 +75,17 @@ func TestDecide(t *testing.T) {
 	healthy := func(r *v1alpha1.SecretRotation) { r.Status.Healthy = at(0) }
 	analysis := func(r *v1alpha1.SecretRotation) { r.Spec.Analysis = &v1alpha1.Analysis{} }
 	gates := func(o *Observation) { o.HasGates = true }
+	postGates := func(o *Observation) { o.HasGates, o.HasPostGates = true, true }
+	verifyGates := func(o *Observation) { o.HasPostGates = true }
+	closed := func(o *Observation) { o.Window = WindowState{Closed: true, Opens: clk.Now().Add(time.Hour)} }
+	waitWindow := func(r *v1alpha1.SecretRotation) {
+		r.Spec.Window = &v1alpha1.WindowPolicy{Windows: []v1alpha1.MaintenanceWindow{{Start: "10:00", End: "10:30", TimeZone: "UTC"}}}
+	}
+	failWindow := func(r *v1alpha1.SecretRotation) { waitWindow(r); r.Spec.Window.OnEnd = v1alpha1.WindowFail }
+	afterPause := func(r *v1alpha1.SecretRotation) {
+		r.Status.StepStarted, r.Status.StepHealthy = at(-2*time.Minute), at(-2*time.Minute)
+	}
+	verify := func(r *v1alpha1.SecretRotation) { r.Spec.Verify = &v1alpha1.Verify{Job: "integration-tests"} }
 	tests := []struct {
 		name string
 		rot  *v1alpha1.SecretRotation
@@ -112,7 +123,22 @@ func TestDecide(t *testing.T) {
 		}), with(cluster(v2, 2, false), gates), Action{Type: ActPause, Reason: "inconclusive analysis: no data"}},
 		{"the post-rollout analysis runs after the gates passed", rolling(v1alpha1.Progressing, repointed, healthy, passed(0, false), func(r *v1alpha1.SecretRotation) {
 			r.Spec.Analysis = &v1alpha1.Analysis{Duration: &metav1.Duration{Duration: time.Minute}}
-		}), with(cluster(v2, 2, true), gates), Action{Type: ActStartGate, Post: true}},
+		}), with(cluster(v2, 2, true), postGates), Action{Type: ActStartGate, Post: true}},
+		{"with a verification Job the post-rollout gates run once the consumers are healthy", rolling(v1alpha1.Progressing, repointed, healthy, verify),
+			with(cluster(v2, 2, true), verifyGates), Action{Type: ActStartGate, Post: true}},
+		{"a failed verification Job fails the rotation (it rolls back)", rolling(v1alpha1.Progressing, repointed, healthy, verify, func(r *v1alpha1.SecretRotation) {
+			r.Status.Gates = []v1alpha1.GateResult{{Post: true, Gate: "verify", Phase: "Failed", Message: "Job integration-tests-rotor-verify-x failed"}}
+		}), with(cluster(v2, 2, true), verifyGates), Action{Type: ActFail, Failure: &v1alpha1.Failure{Object: "gate verify", Reason: "Failed: Job integration-tests-rotor-verify-x failed"}}},
+		{"a planned rotation outside every window waits for the next one, changing nothing", rolling(v1alpha1.Pending, waitWindow),
+			with(cluster(v1, 2, true), closed), Action{Type: ActWait, Window: true, RequeueAfter: time.Hour}},
+		{"a planned rotation outside every window ends Failed with nothing moved when onWindowEnd is fail", rolling(v1alpha1.Pending, failWindow),
+			with(cluster(v1, 2, true), closed), Action{Type: ActFinish, Phase: v1alpha1.Failed, Reason: "outside every maintenance window (the next opens 2025-07-23T12:00:00Z) and onWindowEnd is fail; nothing was changed"}},
+		{"a rotation waiting for its window keeps waiting past its deadline", rolling(v1alpha1.Paused, repointed, waitWindow, func(r *v1alpha1.SecretRotation) {
+			r.Status.WindowOpens, r.Status.Deadline = at(time.Hour), at(-time.Second)
+		}), with(cluster(v2, 2, true), closed), Action{Type: ActWait, Window: true, RequeueAfter: time.Hour}},
+		{"a rotation waiting for its window resumes when it opens", rolling(v1alpha1.Paused, repointed, waitWindow, func(r *v1alpha1.SecretRotation) {
+			r.Status.WindowOpens, r.Status.Deadline = at(0), at(-time.Second)
+		}), cluster(v2, 2, true), Action{Type: ActResume, Window: true}},
 		{"an abort request rolls back", rolling(v1alpha1.Progressing, repointed, func(r *v1alpha1.SecretRotation) { r.Status.AbortRequested = true }), cluster(v2, 2, false),
 			Action{Type: ActFail, Failure: &v1alpha1.Failure{Reason: "aborted: interrupted"}}},
 		{"a rotation past its deadline fails", rolling(v1alpha1.Progressing, repointed, func(r *v1alpha1.SecretRotation) { r.Status.Deadline = at(-time.Second) }), cluster(v2, 2, false), Action{Type: ActFail}},
@@ -134,6 +160,11 @@ func TestDecide(t *testing.T) {
 			r.Status.StepStarted, r.Status.StepHealthy = at(-2*time.Minute), at(-2*time.Minute)
 		}),
 			cluster(v1, 2, true, 2), Action{Type: ActAdvance}},
+		{"after the pause, outside every window, the next step waits for the next window", bluegreen(withGreen, afterPause, waitWindow), with(cluster(v1, 2, true, 2), closed),
+			Action{Type: ActPause, Window: true, Opens: clk.Now().Add(time.Hour), Reason: "the maintenance window ended; step 2 waits for the next one, opening 2025-07-23T12:00:00Z"}},
+		{"after the pause, outside every window, the rotation fails at the step boundary when onWindowEnd is fail", bluegreen(withGreen, afterPause, failWindow), with(cluster(v1, 2, true, 2), closed),
+			Action{Type: ActFail, Failure: &v1alpha1.Failure{Object: "window", Reason: "the maintenance window ended before step 2 could begin (onWindowEnd: fail)"}}},
+		{"inside a window the next step begins", bluegreen(withGreen, afterPause, waitWindow), cluster(v1, 2, true, 2), Action{Type: ActAdvance}},
 		{"a green deleted by someone mid-rotation is created again", bluegreen(withGreen), cluster(v1, 4, true, -1), Action{Type: ActCreateGreen, Consumers: []int{0}, Green: []int{0}}},
 		{"the last step returns blue to full size on the new version", bluegreen(withGreen, func(r *v1alpha1.SecretRotation) { r.Status.Step = 1 }), cluster(v1, 2, true, 2), Action{Type: ActRepoint, Step: 1, Consumers: []int{0}}},
 		{"a rerun killed after blue was re-pointed but not resized resizes it", bluegreen(withGreen, func(r *v1alpha1.SecretRotation) { r.Status.Step = 1 }), cluster(v2, 2, true, 2), Action{Type: ActRepoint, Step: 1, Consumers: []int{0}}},

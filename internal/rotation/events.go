@@ -102,6 +102,10 @@ func (e *Engine) before(rot *v1alpha1.SecretRotation, a Action, o Observation) {
 		e.gates.cancel(rot)
 	case ActPause:
 		e.emit(rot, "", "paused: %s", a.Reason)
+	case ActResume:
+		if a.Window {
+			e.emit(rot, "", "the maintenance window is open: going on")
+		}
 	case ActFinish:
 		e.gates.cancel(rot)
 	}

@@ -14,6 +14,34 @@ import (
 // analysis.
 type GateFactory func(ctx context.Context, rot *v1alpha1.SecretRotation, post bool) ([]gate.Gate, error)
 
+// HasPostGates reports whether a rotation has gates after its last step: an analysis
+// that keeps evaluating (spec.analysis.duration) or a verification Job (spec.verify).
+func HasPostGates(rot *v1alpha1.SecretRotation) bool {
+	return postAnalysis(rot) || rot.Spec.Verify != nil
+}
+
+func postAnalysis(rot *v1alpha1.SecretRotation) bool {
+	a := rot.Spec.Analysis
+	return a != nil && a.Duration != nil && a.Duration.Duration > 0
+}
+
+// Gate names recorded in status.gates.
+const (
+	GateAnalysis = "analysis"
+	GateVerify   = "verify"
+)
+
+// postGateName names the gates after the last step.
+func postGateName(rot *v1alpha1.SecretRotation) string {
+	switch {
+	case postAnalysis(rot) && rot.Spec.Verify != nil:
+		return GateAnalysis + "+" + GateVerify
+	case rot.Spec.Verify != nil:
+		return GateVerify
+	}
+	return GateAnalysis
+}
+
 // gateRunner runs gates in the background, one job per rotation at a time: a gate
 // measures for as long as its template says (an interval times a count), longer than a
 // step should block. Step starts a job and looks at it again on later steps; a driver

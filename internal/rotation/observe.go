@@ -25,7 +25,8 @@ var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 // observe reads what Decide needs: each consumer's versions, size and health, the
 // green copies, which versions exist, and the gate job of the current step.
 func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Observation, error) {
-	o := Observation{Now: e.Clock.Now(), HasGates: rot.Spec.Analysis != nil && e.Gates != nil}
+	o := Observation{Now: e.Clock.Now(), HasGates: rot.Spec.Analysis != nil && e.Gates != nil, HasPostGates: HasPostGates(rot) && e.Gates != nil}
+	o.Window = windowState(rot, o.Now)
 	st := &rot.Status
 	if !st.Planned {
 		return o, nil
@@ -98,7 +99,7 @@ func (e *Engine) observeConsumer(ctx context.Context, rot *v1alpha1.SecretRotati
 		oc.Gone = true
 		return oc, nil
 	}
-	oc.Versions = versionsNamed(obj, rot.Spec.Family)
+	oc.Versions = versionsNamed(obj, rot.Spec.Family, rot.Spec.Adopt)
 	if c.Kind == "Deployment" {
 		n, found, _ := unstructured.NestedInt64(obj.Object, "spec", "replicas")
 		if !found {
@@ -211,9 +212,10 @@ func (e *Engine) judge(ctx context.Context, rot *v1alpha1.SecretRotation, c v1al
 	return st, sel, err
 }
 
-// versionsNamed are the versions of fam an object names, distinct, in order.
-func versionsNamed(obj *unstructured.Unstructured, fam string) []string {
-	res := repoint.Plan(obj, fam, "")
+// versionsNamed are the versions of fam an object names, distinct, in order; with
+// unversioned (an adoption) the unversioned Secret fam counts as one.
+func versionsNamed(obj *unstructured.Unstructured, fam string, unversioned bool) []string {
+	res := repoint.PlanNames(obj, fam, "", unversioned)
 	seen := map[string]bool{}
 	var out []string
 	for _, ch := range res.Changes {

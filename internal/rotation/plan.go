@@ -14,7 +14,8 @@ import (
 
 // RequestOf is the planner's request for a rotation's spec.
 func RequestOf(rot *v1alpha1.SecretRotation) (rollout.Request, error) {
-	req := rollout.Request{Family: rot.Spec.Family, Namespace: rot.Namespace, To: rot.Spec.Target, Back: rot.Spec.Action == v1alpha1.ActionRollback}
+	req := rollout.Request{Family: rot.Spec.Family, Namespace: rot.Namespace, To: rot.Spec.Target, Back: rot.Spec.Action == v1alpha1.ActionRollback,
+		Unversioned: rot.Spec.Adopt}
 	if s := rot.Spec.Scope.Selector; s != nil {
 		sel, err := metav1.LabelSelectorAsSelector(s)
 		if err != nil {
@@ -101,7 +102,7 @@ func NewRollback(of *v1alpha1.SecretRotation, by string, t time.Time) *v1alpha1.
 		ObjectMeta: metav1.ObjectMeta{Namespace: of.Namespace},
 		Spec: v1alpha1.RotationSpec{Family: of.Spec.Family, Action: v1alpha1.ActionRollback, Reverts: of.Name,
 			Strategy: v1alpha1.Strategy{Type: v1alpha1.Rolling}, Timeout: of.Spec.Timeout, Run: of.Spec.Run, Batch: of.Spec.Batch,
-			GitOps: of.Spec.GitOps.DeepCopy()},
+			GitOps: of.Spec.GitOps.DeepCopy(), Adopt: of.Spec.Adopt, Environment: rollbackEnvironment(of)},
 		Status: v1alpha1.RotationStatus{Phase: v1alpha1.Pending, Planned: true, By: by, Steps: []int32{100}},
 	}
 	targets := map[string]bool{}
@@ -121,4 +122,13 @@ func NewRollback(of *v1alpha1.SecretRotation, by string, t time.Time) *v1alpha1.
 	}
 	check(&rot.Status, CheckCreated, t)
 	return rot
+}
+
+// rollbackEnvironment ties a rollback to the environment (and cluster) of the rotation
+// it reverses, without that rotation's promotion links or overrides.
+func rollbackEnvironment(of *v1alpha1.SecretRotation) *v1alpha1.EnvironmentInfo {
+	if of.Spec.Environment == nil {
+		return nil
+	}
+	return &v1alpha1.EnvironmentInfo{Name: of.Spec.Environment.Name, Context: of.Spec.Environment.Context}
 }

@@ -18,6 +18,8 @@ const (
 	CheckStarted   = "started"
 	CheckRepointed = "all consumers re-pointed"
 	CheckHealthy   = "all pods on the new version"
+	CheckVerified  = "verified"
+	CheckWatched   = "post-rollout watch passed"
 	CheckFinished  = "finished"
 )
 
@@ -33,12 +35,19 @@ func now(t time.Time) *metav1.Time {
 
 // check adds a checklist entry once.
 func check(st *v1alpha1.RotationStatus, name string, t time.Time) {
-	for _, e := range st.Checklist {
-		if e.Name == name {
+	Check(st, v1alpha1.ChecklistEntry{Name: name, At: metav1.NewTime(t)})
+}
+
+// Check adds a checklist entry unless one of that name is there already: drivers and
+// the environment layer above the engine record their milestones (rollback
+// documented, window, the environment promoted from) the same way.
+func Check(st *v1alpha1.RotationStatus, e v1alpha1.ChecklistEntry) {
+	for _, x := range st.Checklist {
+		if x.Name == e.Name {
 			return
 		}
 	}
-	st.Checklist = append(st.Checklist, v1alpha1.ChecklistEntry{Name: name, At: metav1.NewTime(t)})
+	st.Checklist = append(st.Checklist, e)
 }
 
 // applyStatus changes the status for an action that writes nothing to the cluster.
@@ -68,16 +77,31 @@ func applyStatus(rot *v1alpha1.SecretRotation, a Action, o Observation) {
 			check(st, CheckHealthy, t)
 		}
 	case ActStartGate:
-		st.Gates = append(st.Gates, v1alpha1.GateResult{Step: a.Step, Post: a.Post, Gate: "analysis", Phase: gateRunning, Started: now(t)})
+		name := GateAnalysis
+		if a.Post {
+			name = postGateName(rot)
+		}
+		st.Gates = append(st.Gates, v1alpha1.GateResult{Step: a.Step, Post: a.Post, Gate: name, Phase: gateRunning, Started: now(t)})
 		if a.Post {
 			st.Phase = v1alpha1.Analysing
 		}
 	case ActRecordGate:
 		if rec := gateRecord(rot, a.Step, a.Post); rec != nil {
 			recordVerdict(rec, *a.Verdict, t)
+			if v := a.Verdict; v.Phase != gate.Successful && strings.Contains(rec.Gate, "+") && v.Gate != "" {
+				rec.Gate = v.Gate // of several gates, the one that decided
+			}
 		}
 		if st.Phase == v1alpha1.Analysing && a.Verdict.Phase == gate.Successful {
 			st.Phase = v1alpha1.Progressing
+		}
+		if a.Post && a.Verdict.Phase == gate.Successful {
+			if rot.Spec.Verify != nil {
+				Check(st, v1alpha1.ChecklistEntry{Name: CheckVerified, At: metav1.NewTime(t), Detail: "verification Job from " + rot.Spec.Verify.Job + " succeeded"})
+			}
+			if postAnalysis(rot) {
+				Check(st, v1alpha1.ChecklistEntry{Name: CheckWatched, At: metav1.NewTime(t), Detail: "analysis passed for " + rot.Spec.Analysis.Duration.Duration.String() + " after the last step"})
+			}
 		}
 	case ActAdvance:
 		check(st, checklistStep(a.Step, st.Steps[a.Step]), t)
@@ -86,12 +110,22 @@ func applyStatus(rot *v1alpha1.SecretRotation, a Action, o Observation) {
 	case ActPause:
 		st.Phase = v1alpha1.Paused
 		st.Message = a.Reason
+		if a.Window {
+			st.WindowOpens = now(a.Opens)
+			st.Checklist = append(st.Checklist, v1alpha1.ChecklistEntry{Name: CheckWindowWait, At: metav1.NewTime(t), Detail: a.Reason})
+		}
 		if rec := gateRecord(rot, a.Step, a.Post); rec != nil && rec.Phase == string(gate.Inconclusive) {
 			d := *rec
 			st.PendingDecision = &d
 		}
 	case ActResume:
 		st.Phase, st.Message = v1alpha1.Progressing, ""
+		if st.WindowOpens != nil {
+			// The deadline measures progress: it starts again with the window.
+			st.WindowOpens = nil
+			st.Deadline = now(t.Add(timeout(rot)))
+			st.Checklist = append(st.Checklist, v1alpha1.ChecklistEntry{Name: CheckWindowReopen, At: metav1.NewTime(t), Detail: fmt.Sprintf("step %d of %d goes on", st.Step+2, len(st.Steps))})
+		}
 	case ActFail:
 		st.Failure = a.Failure
 		st.Message = failureText(a.Failure)

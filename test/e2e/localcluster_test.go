@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
@@ -25,6 +26,12 @@ var stageGVR = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1a
 // envFrom a Secret whose name matches the regular expression crash-loop, as a real
 // kubelet would report a container that exits at start. It is removed at cleanup.
 func crashPodsUsing(t *testing.T, ns, secretNameRegexp string) {
+	t.Helper()
+	crashPodsUsingIn(t, clusterenv.RESTConfig(t), ns, secretNameRegexp)
+}
+
+// crashPodsUsingIn is crashPodsUsing in the cluster of cfg (a private one).
+func crashPodsUsingIn(t *testing.T, cfg *rest.Config, ns, secretNameRegexp string) {
 	t.Helper()
 	name := "crash-" + ns
 	doc := fmt.Sprintf(`
@@ -70,11 +77,17 @@ spec:
             message: back-off restarting failed container
       {{ end }}
 `, name, ns, secretNameRegexp)
+	addStage(t, cfg, name, doc)
+}
+
+// addStage creates a kwok Stage from its YAML in the cluster of cfg, deleted at cleanup.
+func addStage(t *testing.T, cfg *rest.Config, name, doc string) {
+	t.Helper()
 	var obj map[string]any
 	if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
 		t.Fatal(err)
 	}
-	dyn, err := dynamic.NewForConfig(clusterenv.RESTConfig(t))
+	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
