@@ -66,8 +66,8 @@ e2e: test-deps localcluster-build ## Behaviour tests on a local control plane
 CONTROLLER_GEN := sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 
 .PHONY: generate
-generate: ## Regenerate the deep copies of api/v1alpha1 (controller-gen from the Go module proxy)
-	$(GO) run $(CONTROLLER_GEN) object paths=./api/...
+generate: ## Regenerate the deep copies of api/v1alpha1 and the CRDs in deploy/charts/rotor/crds (controller-gen from the Go module proxy)
+	$(GO) run $(CONTROLLER_GEN) object crd paths=./api/... output:crd:artifacts:config=deploy/charts/rotor/crds
 
 .PHONY: fuzz
 fuzz: ## Fuzz the version-name parser briefly
