@@ -73,8 +73,8 @@ const LatestTarget = "latest"
 // changed (CEL), so a bad spec is refused at admission with a message saying what to
 // write instead; the ConfigMap journal is never admitted and is checked by the engine.
 //
-// +kubebuilder:validation:XValidation:rule="self.action != 'Rollout' || (has(self.target) && self.target != '')",message="a rollout needs a target: spec.target is a version name (FAMILY-YYYYMMDDHHMMSS) or latest"
-// +kubebuilder:validation:XValidation:rule="!has(self.target) || self.target == '' || self.target == 'latest' || (self.target.startsWith(self.family + '-') && self.target.substring(size(self.family) + 1).matches('^[0-9]{14}$'))",message="spec.target must be latest or a version of spec.family, named FAMILY-YYYYMMDDHHMMSS (UTC), e.g. auth-api-secrets-20250723110000"
+// +kubebuilder:validation:XValidation:rule="self.action != 'Rollout' || (has(self.target) && size(self.target) > 0)",message="a rollout needs a target: spec.target is a version name (FAMILY-YYYYMMDDHHMMSS) or latest"
+// +kubebuilder:validation:XValidation:rule="!has(self.target) || size(self.target) == 0 || self.target == 'latest' || (self.target.startsWith(self.family + '-') && self.target.substring(size(self.family) + 1).matches('^[0-9]{14}$'))",message="spec.target must be latest or a version of spec.family, named FAMILY-YYYYMMDDHHMMSS (UTC), e.g. auth-api-secrets-20250723110000"
 // +kubebuilder:validation:XValidation:rule="!has(self.reverts) || self.action == 'Rollback'",message="spec.reverts is for action Rollback only; to roll back with a SecretRotation, set spec.target to the version to go back to"
 // +kubebuilder:validation:XValidation:rule="!has(self.watch) || has(self.analysis)",message="spec.watch keeps an analysis running after the rotation: it needs spec.analysis"
 type RotationSpec struct {
