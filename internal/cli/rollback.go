@@ -68,6 +68,9 @@ time until all were healthy. A second rollback goes forward again.`,
 
 // Run plans, shows, asks, re-points and reports.
 func (o *RollbackOptions) Run(ctx context.Context) error {
+	if handled, err := (deference{o.f, o.streams}).retarget(ctx, o.Scope.namespace, o.Family, o.To, true, o.DryRun.strategy != dryRunNone); handled || err != nil {
+		return err
+	}
 	rot, err := newRotation(ctx, o.f, o.streams.ErrOut, o.LeaseDuration)
 	if err != nil {
 		return err

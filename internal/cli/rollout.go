@@ -145,6 +145,9 @@ func (o *RolloutOptions) Validate() error {
 
 // Run plans, shows the plan, asks, applies and reports.
 func (o *RolloutOptions) Run(ctx context.Context) error {
+	if handled, err := (deference{o.f, o.streams}).retarget(ctx, o.Scope.namespace, o.Family, o.To, false, o.DryRun.strategy != dryRunNone); handled || err != nil {
+		return err
+	}
 	rot, err := newRotation(ctx, o.f, o.streams.ErrOut, o.LeaseDuration)
 	if err != nil {
 		return err

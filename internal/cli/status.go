@@ -65,6 +65,9 @@ line per change otherwise, and ends when every consumer runs one version.`,
 
 // Run reads the status once, or until converged with --watch.
 func (o *StatusOptions) Run(ctx context.Context) error {
+	if err := (deference{o.f, o.streams}).showOwner(ctx, o.namespace, o.Family); err != nil {
+		return err
+	}
 	reader, err := newStatusReader(o.f)
 	if err != nil {
 		return err
