@@ -185,6 +185,7 @@ type Analysis struct {
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
 	Inline *runtime.RawExtension `json:"inline,omitempty"`
 	// Args fill {{args.NAME}}; family, version and namespace are set by rotor.
 	// +optional
