@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -188,8 +189,14 @@ func (r *Reconciler) transition(prev, cur *v1alpha1.SecretRotation) {
 	key := types.NamespacedName{Namespace: cur.Namespace, Name: cur.Name}
 	st := &cur.Status
 	r.metrics.phases.set(key, st.Phase)
-	if prev.Status.Repointed == nil && st.Repointed != nil && st.Started != nil {
-		r.metrics.repoint.Observe(st.Repointed.Sub(st.Started.Time).Seconds())
+	if prev.Status.Repointed == nil && st.Repointed != nil {
+		// Status times have whole seconds; this process's clock is finer when it saw
+		// the rotation begin.
+		if t, ok := r.begun.LoadAndDelete(key); ok {
+			r.metrics.repoint.Observe(r.clock.Since(t.(time.Time)).Seconds())
+		} else if st.Started != nil {
+			r.metrics.repoint.Observe(st.Repointed.Sub(st.Started.Time).Seconds())
+		}
 	}
 	if !prev.Status.Phase.Final() && st.Phase.Final() {
 		if res, ok := results[st.Phase]; ok {

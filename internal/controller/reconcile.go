@@ -49,6 +49,7 @@ type Reconciler struct {
 	queue   atomic.Pointer[queue]
 	stop    atomic.Pointer[context.Context]
 	waiting sync.Map // types.NamespacedName → waiting for a gate
+	begun   sync.Map // types.NamespacedName → when this process began its rotation
 	tracked tracker
 }
 
@@ -147,6 +148,7 @@ func (r *Reconciler) begin(rot *v1alpha1.SecretRotation, target string) *v1alpha
 		to = rot.Spec.Target
 	}
 	r.events.rotation(next, normal, "RotationStarted", "rotating family %s to %s", rot.Spec.Family, to)
+	r.begun.Store(client.ObjectKeyFromObject(rot), r.clock.Now())
 	return next
 }
 
@@ -269,6 +271,7 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	r.tracked.remove(key)
 	r.events.forget(key)
 	r.metrics.phases.remove(key)
+	r.begun.Delete(key)
 	rot := &v1alpha1.SecretRotation{}
 	rot.Namespace, rot.Name = key.Namespace, key.Name
 	r.engine.Forget(rot)
