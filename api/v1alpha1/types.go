@@ -361,6 +361,15 @@ type ConsumerStatus struct {
 	// Rolls is set for kinds that roll pods out and are waited on.
 	// +optional
 	Rolls bool `json:"rolls,omitempty"`
+	// Judge is the object whose rollout shows this consumer's re-point, when it is
+	// another (the Argo Rollout whose workloadRef takes its template from this
+	// Deployment).
+	// +optional
+	Judge *WorkloadRef `json:"judge,omitempty"`
+	// Drift names the tool that manages the consumer (Argo CD, Flux, Helm) when it was
+	// re-pointed live anyway (spec.allowDrift): that tool will revert it.
+	// +optional
+	Drift string `json:"drift,omitempty"`
 	// Observed is the version the cluster last showed it naming; State its rollout
 	// state then.
 	// +optional

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,8 +13,20 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first interrupt cancels the context: a rotation in progress rolls back and
+	// rotor exits 130. A second one exits at once; the rotation's journal says where it
+	// stopped, and the same command run again resumes or rolls back from there.
+	ctx, cancel := context.WithCancel(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		cancel()
+		<-signals
+		fmt.Fprintln(os.Stderr, "error: interrupted twice: stopped at once; the rotation's journal says where it stopped (run the same command again to resume or roll back)")
+		os.Exit(130)
+	}()
 	code := cli.Main(ctx, os.Args, cli.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
-	stop()
+	cancel()
 	os.Exit(code)
 }

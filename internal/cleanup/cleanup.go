@@ -33,10 +33,17 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/utils/clock"
 
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/refs"
 	"github.com/rotor-project/rotor/internal/retention"
 )
+
+// Journal lists and deletes rotation journals: journal.Store satisfies it.
+type Journal interface {
+	List(ctx context.Context, namespace, family string) ([]*v1alpha1.SecretRotation, error)
+	Delete(ctx context.Context, rot *v1alpha1.SecretRotation) error
+}
 
 // Finder is the reference engine: refs.Finder satisfies it.
 type Finder interface {
@@ -52,6 +59,9 @@ type Cleaner struct {
 	Dynamic dynamic.Interface
 	Finder  Finder
 	Clock   clock.PassiveClock
+	// Journal holds the family's rotations: their finished ones start versions'
+	// retention clocks, their unfinished ones keep every version they name. Nil: none.
+	Journal Journal
 	// PageSize bounds each list call; 500 when zero.
 	PageSize int64
 }
@@ -106,6 +116,8 @@ type Plan struct {
 	NotChecked []refs.NotChecked
 	// Scans counts reference scans: one per plan, one more per execute.
 	Scans int
+	// JournalsPruned are the rotation journals the journal retention deleted (or would).
+	JournalsPruned []*v1alpha1.SecretRotation
 }
 
 // ToDelete returns the indexes of items planned for deletion.

@@ -8,7 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/refs"
 	"github.com/rotor-project/rotor/internal/retention"
 )
@@ -30,11 +30,13 @@ type cronJobInfo struct {
 
 // decider classifies candidates against one scan result.
 type decider struct {
-	c        *Cleaner
-	req      Request
-	now      time.Time
-	records  []*record.Record
-	cronJobs map[string]*cronJobInfo
+	c       *Cleaner
+	req     Request
+	now     time.Time
+	records []*v1alpha1.SecretRotation
+	// inProgress names the rotation that still names a version (namespace/version).
+	inProgress map[string]string
+	cronJobs   map[string]*cronJobInfo
 }
 
 // decide sets it.Decision and it.Outcome from the references in res.
@@ -44,6 +46,12 @@ func (d *decider) decide(ctx context.Context, it *Item, res *refs.Result) error 
 		if !ignorable(n) && (n.File != "" || n.Namespace == "" || n.Namespace == it.Namespace) {
 			unchecked = true
 		}
+	}
+	if name, ok := d.inProgress[key(it.Namespace, it.Name)]; ok {
+		it.Outcome = retention.KeptRotation
+		it.Decision = retention.Decision{Outcome: retention.KeptRotation}
+		it.Notes = append(it.Notes, "rotation "+name+" has not finished and may still move consumers to or back to it")
+		return nil
 	}
 	found := referencesTo(it, res.References)
 	uses, err := d.cronUses(ctx, it, found)
@@ -55,8 +63,10 @@ func (d *decider) decide(ctx context.Context, it *Item, res *refs.Result) error 
 	return nil
 }
 
-// referencesTo picks the references to it: cluster objects of its own namespace (a pod
-// can only name a Secret of its namespace), manifests of its namespace or of none. The
+// referencesTo picks the references to it: cluster references to a Secret of its
+// namespace (a pod's own namespace; the one a PersistentVolume or a Gateway names; any
+// namespace for a ClusterAnalysisTemplate's argument), manifests of its namespace or
+// of none. The
 // ExternalSecret that created the version is not a reference: it goes with it.
 func referencesTo(it *Item, all []refs.Reference) []retention.Reference {
 	var out []retention.Reference
@@ -64,8 +74,8 @@ func referencesTo(it *Item, all []refs.Reference) []retention.Reference {
 		if r.Secret != it.Name {
 			continue
 		}
-		if r.File == "" && r.Object.Namespace != it.Namespace {
-			continue
+		if r.File == "" && r.SecretNamespace != "" && r.SecretNamespace != it.Namespace {
+			continue // names a Secret of another namespace ("" resolves in any: it counts)
 		}
 		if r.File != "" && r.Object.Namespace != "" && r.Object.Namespace != it.Namespace {
 			continue
@@ -96,12 +106,13 @@ func convert(r refs.Reference) retention.Reference {
 func (d *decider) cronUses(ctx context.Context, it *Item, found []retention.Reference) ([]retention.CronUse, error) {
 	repointed := map[string]time.Time{}
 	for _, r := range d.records {
-		if r.Namespace != it.Namespace || r.Phase != record.Succeeded || r.Finished == nil {
+		if r.Namespace != it.Namespace || r.Status.Phase != v1alpha1.Succeeded || r.Status.Finished == nil {
 			continue
 		}
-		for _, c := range r.Consumers {
-			if c.Kind == "CronJob" && c.From == it.Name && c.To != it.Name && r.Finished.After(repointed[c.Name]) {
-				repointed[c.Name] = *r.Finished
+		fin := r.Status.Finished.Time
+		for _, c := range r.Status.Consumers {
+			if c.Kind == "CronJob" && c.From == it.Name && c.To != it.Name && fin.After(repointed[c.Name]) {
+				repointed[c.Name] = fin
 			}
 		}
 	}

@@ -46,6 +46,7 @@ func (c *Cleaner) Execute(ctx context.Context, plan *Plan, opts ExecuteOptions) 
 	if d.records, err = c.records(ctx, plan.Request); err != nil {
 		return err
 	}
+	d.inProgress = inProgress(d.records)
 	var deleting []*Item
 	for _, i := range idx {
 		it := &plan.Items[i]
@@ -165,6 +166,16 @@ func (c *Cleaner) deleteExternalSecret(ctx context.Context, it *Item, opts Execu
 	return nil
 }
 
+// CheckPermissions is the check Execute starts with, for a caller that takes the
+// family's lock before executing: refuse before anything is locked or deleted.
+func (c *Cleaner) CheckPermissions(ctx context.Context, plan *Plan) error {
+	idx := plan.ToDelete()
+	if len(idx) == 0 {
+		return nil
+	}
+	return c.checkPermissions(ctx, plan, idx)
+}
+
 // checkPermissions asks the API server whether the caller may delete every
 // Secret (and ExternalSecret) planned for deletion, so a missing permission stops the
 // run before the first delete rather than half way.
@@ -180,6 +191,16 @@ func (c *Cleaner) checkPermissions(ctx context.Context, plan *Plan, idx []int) e
 			k := check{it.Namespace, "delete", gv.Group, "externalsecrets"}
 			needed[k] = append(needed[k], it.Name)
 		}
+	}
+	// The family's lock (a Lease) is taken in every namespace that changes.
+	locks := map[check][]string{}
+	for _, i := range idx {
+		it := plan.Items[i]
+		k := check{it.Namespace, "create", "coordination.k8s.io", "leases"}
+		locks[k] = []string{"the family's lock"}
+	}
+	for k, v := range locks {
+		needed[k] = v
 	}
 	checks := make([]check, 0, len(needed))
 	for k := range needed {
@@ -214,7 +235,14 @@ func (c *Cleaner) checkPermissions(ctx context.Context, plan *Plan, idx []int) e
 		return fmt.Errorf("cannot check your permissions before deleting (nothing was deleted): %w", callErr)
 	}
 	if len(denied) > 0 {
-		sort.Strings(denied)
+		// Deletes first, then the lock: what the user asked for leads the message.
+		sort.SliceStable(denied, func(i, j int) bool {
+			li, lj := strings.HasPrefix(denied[i], "create leases"), strings.HasPrefix(denied[j], "create leases")
+			if li != lj {
+				return lj
+			}
+			return denied[i] < denied[j]
+		})
 		return &PermissionError{Denied: denied}
 	}
 	return nil

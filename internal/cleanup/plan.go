@@ -10,8 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/family"
-	"github.com/rotor-project/rotor/internal/record"
 	"github.com/rotor-project/rotor/internal/refs"
 	"github.com/rotor-project/rotor/internal/retention"
 )
@@ -71,7 +71,7 @@ func (c *Cleaner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		return nil, err
 	}
 	plan.NotChecked = res.NotChecked
-	d := decider{c: c, req: req, now: now, records: records, cronJobs: map[string]*cronJobInfo{}}
+	d := decider{c: c, req: req, now: now, records: records, inProgress: inProgress(records), cronJobs: map[string]*cronJobInfo{}}
 	for _, i := range candidates {
 		if err := d.decide(ctx, &plan.Items[i], res); err != nil {
 			return nil, err
@@ -135,23 +135,56 @@ func (c *Cleaner) listVersions(ctx context.Context, req Request) ([]listed, erro
 	}
 }
 
-func (c *Cleaner) records(ctx context.Context, req Request) ([]*record.Record, error) {
-	return (&record.Store{Client: c.Client}).List(ctx, req.Namespace, req.Family)
+func (c *Cleaner) records(ctx context.Context, req Request) ([]*v1alpha1.SecretRotation, error) {
+	if c.Journal == nil {
+		return nil, nil
+	}
+	return c.Journal.List(ctx, req.Namespace, req.Family)
 }
 
 func key(ns, name string) string { return ns + "/" + name }
 
-// replacedAt is record.ReplacedAt per namespace: records of a namespace speak only for
-// its versions.
-func replacedAt(records []*record.Record) map[string]time.Time {
-	byNS := map[string][]*record.Record{}
-	for _, r := range records {
-		byNS[r.Namespace] = append(byNS[r.Namespace], r)
-	}
+// replacedAt is, per namespace and version, when a finished rotation last moved
+// consumers away from it: the start of its retention clock. A rotation speaks only for
+// the versions of its own namespace.
+func replacedAt(rots []*v1alpha1.SecretRotation) map[string]time.Time {
 	out := map[string]time.Time{}
-	for ns, rs := range byNS {
-		for v, t := range record.ReplacedAt(rs) {
-			out[key(ns, v)] = t
+	for _, r := range rots {
+		if r.Status.Phase != v1alpha1.Succeeded || r.Status.Finished == nil {
+			continue
+		}
+		fin := r.Status.Finished.Time
+		for _, c := range r.Status.Consumers {
+			if c.Skip || c.From == "" || c.From == c.To {
+				continue
+			}
+			k := key(r.Namespace, c.From)
+			if t, ok := out[k]; !ok || fin.After(t) {
+				out[k] = fin
+			}
+		}
+	}
+	return out
+}
+
+// inProgress names, per namespace and version, the rotation that is not final and
+// may still move consumers to it or back to it: every version it names (from, to,
+// and its green copies' version).
+func inProgress(rots []*v1alpha1.SecretRotation) map[string]string {
+	out := map[string]string{}
+	for _, r := range rots {
+		if r.Status.Phase.Final() {
+			continue
+		}
+		add := func(v string) {
+			if v != "" {
+				out[key(r.Namespace, v)] = r.Name
+			}
+		}
+		add(r.Status.TargetVersion)
+		for _, c := range r.Status.Consumers {
+			add(c.From)
+			add(c.To)
 		}
 	}
 	return out

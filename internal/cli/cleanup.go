@@ -8,17 +8,15 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/rest"
 
 	"github.com/rotor-project/rotor/internal/cleanup"
 	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/internal/lock"
 	"github.com/rotor-project/rotor/internal/retention"
 )
 
@@ -34,9 +32,14 @@ type CleanupOptions struct {
 	OnDelete          string
 	Output            string
 	DryRun            dryRunFlag
+	// JournalRetain and JournalKeep prune finished rotation journals.
+	JournalRetain string
+	JournalKeep   int
+	LeaseDuration time.Duration
 
 	namespace string
 	policy    retention.Policy
+	journals  cleanup.JournalPolicy
 	streams   IOStreams
 	f         *factory
 }
@@ -103,6 +106,9 @@ that are not versions of FAMILY are never touched.`,
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "Delete without asking (required without a terminal, unless --dry-run)")
 	fl.StringVar(&o.OnDelete, "on-delete", "", "Shell command run after each deleted version, with ROTOR_FAMILY, ROTOR_VERSION, ROTOR_VERSION_TIMESTAMP and ROTOR_NAMESPACE set")
 	fl.StringVarP(&o.Output, "output", "o", "table", "Output format: table or json")
+	fl.StringVar(&o.JournalRetain, "journal-retain", "90d", "Delete finished rotation journals this long after they finished")
+	fl.IntVar(&o.JournalKeep, "journal-keep", 20, "Always keep this many of the newest rotation journals per namespace")
+	fl.DurationVar(&o.LeaseDuration, "lease-duration", lock.DefaultDuration, "How long the family's lock (shared with rollout and rollback) outlives a run that was killed (5s to 10m)")
 	o.DryRun.add(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -137,6 +143,17 @@ func (o *CleanupOptions) Validate() error {
 	if err != nil {
 		return usageErrorf("--retain: %v", err)
 	}
+	jr, err := retention.ParseDuration(o.JournalRetain)
+	if err != nil {
+		return usageErrorf("--journal-retain: %v", err)
+	}
+	if o.JournalKeep < 0 {
+		return usageErrorf("--journal-keep is %d: give 0 or more newest journals to always keep (default 20)", o.JournalKeep)
+	}
+	if err := lock.ValidateDuration(o.LeaseDuration); err != nil {
+		return usageErrorf("--lease-duration %s: must be between %s and %s", o.LeaseDuration, lock.MinDuration, lock.MaxDuration)
+	}
+	o.journals = cleanup.JournalPolicy{Retain: jr, Keep: o.JournalKeep}
 	if o.Keep < 0 {
 		return usageErrorf("--keep is %d: give 0 or more newest versions to always keep (default 2)", o.Keep)
 	}
@@ -157,19 +174,35 @@ func (o *CleanupOptions) Validate() error {
 
 // Run plans, confirms, deletes and reports.
 func (o *CleanupOptions) Run(ctx context.Context) error {
-	cleaner, err := o.cleaner()
+	r, err := newRunner(ctx, o.f, o.streams, o.LeaseDuration, nil)
 	if err != nil {
 		return err
 	}
+	r.eng.Locker.For = "cleanup"
+	cleaner := r.eng.Cleaner
 	req := cleanup.Request{Family: o.Family, Namespace: o.namespace, Policy: o.policy, Paths: o.Paths}
 	plan, err := cleaner.Plan(ctx, req)
 	if err != nil {
+		return err
+	}
+	if plan.JournalsPruned, err = cleaner.PruneJournals(ctx, req, o.journals, true); err != nil {
 		return err
 	}
 	toDelete := len(plan.ToDelete())
 	fmt.Fprintf(o.streams.ErrOut, "%d version(s) of %q in %s; %d candidate(s) checked with %d reference scan(s); %d to delete.\n",
 		len(plan.Items), o.Family, o.where(), cleanupCandidates(plan), plan.Scans, toDelete)
 	incomplete := cleanupIncompleteError(plan)
+	if o.DryRun.strategy == dryRunNone && toDelete == 0 && len(plan.JournalsPruned) > 0 {
+		lk, err := r.lockAll(ctx, o.Family, cleanupNamespaces(plan))
+		if err != nil {
+			return err
+		}
+		defer lk.release()
+		if plan.JournalsPruned, err = cleaner.PruneJournals(lk.ctx, req, o.journals, false); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.streams.ErrOut, "%d finished rotation journal(s) older than %s pruned (the newest %d per namespace are kept)\n", len(plan.JournalsPruned), o.JournalRetain, o.JournalKeep)
+	}
 	if o.DryRun.strategy == dryRunClient || toDelete == 0 {
 		if err := o.print(plan); err != nil {
 			return err
@@ -192,12 +225,33 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 			return nil
 		}
 	}
+	// Cleanup and rotations exclude each other per family and namespace: the lock, then
+	// Execute re-reads the journals (a version an unfinished rotation names is kept).
+	if o.DryRun.strategy == dryRunNone {
+		if err := cleaner.CheckPermissions(ctx, plan); err != nil {
+			return err
+		}
+		lk, err := r.lockAll(ctx, o.Family, cleanupNamespaces(plan))
+		if err != nil {
+			return err
+		}
+		defer lk.release()
+		ctx = lk.ctx
+	}
 	execErr := cleaner.Execute(ctx, plan, cleanup.ExecuteOptions{
 		DryRunServer: o.DryRun.strategy == dryRunServer,
 		OnDeleted:    o.hook(),
 	})
 	if cleanup.IsPermissionError(execErr) {
 		return execErr
+	}
+	if execErr == nil && o.DryRun.strategy == dryRunNone {
+		if plan.JournalsPruned, err = cleaner.PruneJournals(ctx, req, o.journals, false); err != nil {
+			return err
+		}
+	}
+	if n := len(plan.JournalsPruned); n > 0 {
+		fmt.Fprintf(o.streams.ErrOut, "%d finished rotation journal(s) older than %s pruned (the newest %d per namespace are kept)\n", n, o.JournalRetain, o.JournalKeep)
 	}
 	if err := o.print(plan); err != nil {
 		return err
@@ -211,33 +265,25 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 	return incomplete
 }
 
-// cleaner builds the engine. Its clients allow a burst of requests (the permission
-// checks, re-reads and deletes of many versions) like the reference search's do;
-// kubectl's default of 5 per second would make ten candidates cost seconds.
-func (o *CleanupOptions) cleaner() (*cleanup.Cleaner, error) {
-	finder, err := o.f.Finder()
-	if err != nil {
-		return nil, err
+// cleanupNamespaces are the namespaces a cleanup changes: where it deletes versions or
+// prunes journals.
+func cleanupNamespaces(plan *cleanup.Plan) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(ns string) {
+		if !seen[ns] {
+			seen[ns] = true
+			out = append(out, ns)
+		}
 	}
-	base, err := o.f.RESTConfig()
-	if err != nil {
-		return nil, err
+	for _, i := range plan.ToDelete() {
+		add(plan.Items[i].Namespace)
 	}
-	cfg := rest.CopyConfig(base)
-	cfg.QPS, cfg.Burst = 50, 100
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
+	for _, r := range plan.JournalsPruned {
+		add(r.Namespace)
 	}
-	meta, err := metadata.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &cleanup.Cleaner{Client: client, Metadata: meta, Dynamic: dyn, Finder: finder, Clock: o.f.Clock}, nil
+	sort.Strings(out)
+	return out
 }
 
 func (o *CleanupOptions) where() string {

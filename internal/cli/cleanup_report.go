@@ -137,6 +137,9 @@ type CleanupReport struct {
 	ReferenceScans int                 `json:"referenceScans"`
 	NotChecked     []NotCheckedItem    `json:"notChecked"`
 	Items          []CleanupReportItem `json:"items"`
+	// JournalsPruned are the finished rotation journals deleted (or, in a dry run,
+	// that would be) by the journal retention, as namespace/name.
+	JournalsPruned []string `json:"journalsPruned"`
 }
 
 // CleanupReportItem is one version and its outcome.
@@ -182,6 +185,10 @@ func newCleanupReport(plan *cleanup.Plan, dry dryRunStrategy) CleanupReport {
 		APIVersion: "rotor.dev/v1alpha1", Kind: "CleanupReport", Family: req.Family, Namespace: req.Namespace,
 		DryRun: dry.String(), Retain: retention.FormatDuration(req.Policy.Retain), Keep: req.Policy.Keep,
 		Now: cleanupStamp(plan.Now), ReferenceScans: plan.Scans, NotChecked: []NotCheckedItem{}, Items: []CleanupReportItem{},
+		JournalsPruned: []string{},
+	}
+	for _, r := range plan.JournalsPruned {
+		rep.JournalsPruned = append(rep.JournalsPruned, r.Namespace+"/"+r.Name)
 	}
 	for _, nc := range plan.NotChecked {
 		rep.NotChecked = append(rep.NotChecked, NotCheckedItem{Kind: nc.Kind, Namespace: nc.Namespace, File: nc.File, Reason: nc.Reason})

@@ -10,7 +10,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
@@ -18,6 +17,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/rotor-project/rotor/internal/buildinfo"
+	"github.com/rotor-project/rotor/internal/kube"
 	"github.com/rotor-project/rotor/internal/refs"
 )
 
@@ -30,9 +30,7 @@ type factory struct {
 	IsTerminal  func(any) bool
 
 	restConfig *rest.Config
-	client     kubernetes.Interface
-	metadata   metadata.Interface
-	dynamic    dynamic.Interface
+	clients    *kube.Clients
 }
 
 func newFactory(deps Deps) *factory {
@@ -43,7 +41,8 @@ func newFactory(deps Deps) *factory {
 	}
 }
 
-// RESTConfig is the client configuration from --kubeconfig, --context and friends.
+// RESTConfig is the client configuration from --kubeconfig, --context and friends,
+// with rotor's rate policy (kube.Configure).
 func (f *factory) RESTConfig() (*rest.Config, error) {
 	if f.restConfig != nil {
 		return f.restConfig, nil
@@ -52,97 +51,62 @@ func (f *factory) RESTConfig() (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot load a kubeconfig: %w (set --kubeconfig or KUBECONFIG, or --context)", err)
 	}
-	cfg.UserAgent = "rotor/" + buildinfo.Version
-	// A rotation is a burst: a patch and a watch or two per consumer, in parallel.
-	// client-go's default of 5 requests/s would make 50 consumers take 20 s; the API
-	// server's priority and fairness still protects it.
-	if cfg.QPS == 0 {
-		cfg.QPS, cfg.Burst = 100, 200
+	f.restConfig = kube.Configure(cfg, "rotor/"+buildinfo.Version)
+	return f.restConfig, nil
+}
+
+// Clients are every client of the cluster, built once.
+func (f *factory) Clients() (*kube.Clients, error) {
+	if f.clients != nil {
+		return f.clients, nil
 	}
-	f.restConfig = cfg
-	return cfg, nil
+	cfg, err := f.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	c, err := kube.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	f.clients = c
+	return c, nil
 }
 
 // Client is a typed clientset.
 func (f *factory) Client() (kubernetes.Interface, error) {
-	if f.client != nil {
-		return f.client, nil
-	}
-	cfg, err := f.RESTConfig()
+	c, err := f.Clients()
 	if err != nil {
 		return nil, err
 	}
-	c, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	f.client = c
-	return c, nil
+	return c.Typed, nil
 }
 
 // Metadata is a client for object metadata only: listings that must not carry values.
 func (f *factory) Metadata() (metadata.Interface, error) {
-	if f.metadata != nil {
-		return f.metadata, nil
-	}
-	cfg, err := f.RESTConfig()
+	c, err := f.Clients()
 	if err != nil {
 		return nil, err
 	}
-	c, err := metadata.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	f.metadata = c
-	return c, nil
+	return c.Metadata, nil
 }
 
 // Dynamic is a dynamic client (JSON), for kinds rotor re-points through JSON patches.
 func (f *factory) Dynamic() (dynamic.Interface, error) {
-	if f.dynamic != nil {
-		return f.dynamic, nil
-	}
-	cfg, err := f.RESTConfig()
+	c, err := f.Clients()
 	if err != nil {
 		return nil, err
 	}
-	c, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	f.dynamic = c
-	return c, nil
+	return c.Dynamic, nil
 }
 
 // Finder is the reference engine over the cluster (refs, rollout, status, cleanup):
-// typed lists in protobuf, with a client-side rate limit for a burst of paged lists.
+// typed lists in protobuf.
 func (f *factory) Finder() (*refs.Finder, error) {
-	base, err := f.RESTConfig()
+	c, err := f.Clients()
 	if err != nil {
 		return nil, err
 	}
-	jsonCfg := rest.CopyConfig(base)
-	jsonCfg.QPS, jsonCfg.Burst = 50, 100
-	protoCfg := rest.CopyConfig(jsonCfg)
-	protoCfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	protoCfg.ContentType = "application/vnd.kubernetes.protobuf"
-	client, err := kubernetes.NewForConfig(protoCfg)
-	if err != nil {
-		return nil, err
-	}
-	dyn, err := dynamic.NewForConfig(jsonCfg)
-	if err != nil {
-		return nil, err
-	}
-	disc, err := discovery.NewDiscoveryClientForConfig(jsonCfg)
-	if err != nil {
-		return nil, err
-	}
-	meta, err := metadata.NewForConfig(jsonCfg)
-	if err != nil {
-		return nil, err
-	}
-	return &refs.Finder{Client: client, Dynamic: dyn, Discovery: disc, Metadata: meta}, nil
+	return &refs.Finder{Client: c.Proto, Dynamic: c.Dynamic, Discovery: c.Discovery, Metadata: c.Metadata}, nil
 }
 
 // Namespace is -n, or the kubeconfig context's namespace, or "default".

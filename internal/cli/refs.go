@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rotor-project/rotor/internal/managedby"
 	"github.com/rotor-project/rotor/internal/refs"
 )
 
@@ -38,11 +39,16 @@ func NewCmdRefs(f *factory, name string, streams IOStreams) *cobra.Command {
 		Use:   "refs NAME... [-n NAMESPACE | -A] [--family FAMILY] [--path DIR] [-o table|wide|json|yaml]",
 		Short: "Find every reference to Secrets: in workloads, pods, revision history and manifests",
 		Long: `Find every object that names the given Secrets, in every place a Secret can be named:
-containers' env and envFrom, secret and projected volumes, imagePullSecrets of every pod-spec
-kind (Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
-ReplicationController, ControllerRevision), ServiceAccounts, Ingress TLS, and, when their
-CRDs are installed, Argo Rollouts and External Secrets. Names match exactly; a name in an
-annotation, an env value or a ConfigMap is not a reference.
+containers' env and envFrom (also of init and ephemeral containers), secret, projected and
+CSI volumes and every other volume source that takes a Secret, imagePullSecrets of every
+pod-spec kind (Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
+ReplicationController, PodTemplate, ControllerRevision), ServiceAccounts, Ingress TLS,
+PersistentVolume CSI secret references, StorageClass CSI secret parameters, well-known
+annotations naming a Secret (ingress basic-auth and client-certificate Secrets, Vault's
+TLS Secret), Helm's stored release history, and, when their CRDs are installed, Argo
+Rollouts (Rollouts, analysis templates and runs), External Secrets and Gateway API
+Gateways. Names match exactly; a name in any other annotation, an env value or a
+ConfigMap is not a reference.
 
 Each reference has a ROLE: live (a running pod, the current template of a workload),
 rollback-target (a ReplicaSet or ControllerRevision that "rollout undo" would restore) or
@@ -218,7 +224,7 @@ func refsColumns(wide, withNamespace, withFile bool) []string {
 		cols = append(cols, "FILE")
 	}
 	if wide {
-		cols = append(cols, "OPTIONAL", "KEYS", "REVISION", "OWNERS")
+		cols = append(cols, "OPTIONAL", "KEYS", "REVISION", "OWNERS", "MANAGED-BY")
 	}
 	return cols
 }
@@ -246,7 +252,11 @@ func refsRow(row []string, r *refs.Reference, wide, withNamespace, withFile bool
 		for _, o := range r.Owners {
 			chain = append(chain, o.Kind+"/"+o.Name)
 		}
-		row = append(row, strconv.FormatBool(r.Optional), orDash(strings.Join(r.Keys, ",")), orDash(r.Revision), orDash(strings.Join(chain, ",")))
+		managed := "-"
+		if r.ManagedBy != nil {
+			managed = r.ManagedBy.String()
+		}
+		row = append(row, strconv.FormatBool(r.Optional), orDash(strings.Join(r.Keys, ",")), orDash(r.Revision), orDash(strings.Join(chain, ",")), managed)
 	}
 	return row
 }
@@ -318,20 +328,25 @@ type ObjectItem struct {
 
 // ReferenceItem is one reference.
 type ReferenceItem struct {
-	Secret    string       `json:"secret"`
-	Role      string       `json:"role"`
-	Object    ObjectItem   `json:"object"`
-	Owners    []ObjectItem `json:"owners"`
-	Path      string       `json:"path"`
-	Pointer   string       `json:"pointer"`
-	Style     string       `json:"style"`
-	Optional  bool         `json:"optional"`
-	Keys      []string     `json:"keys"`
-	Container string       `json:"container"`
-	Revision  string       `json:"revision"`
-	Dangling  bool         `json:"dangling"`
-	File      string       `json:"file"`
-	Line      int          `json:"line"`
+	Secret string `json:"secret"`
+	// SecretNamespace is the namespace of the Secret named: the object's own, one the
+	// reference names (PersistentVolume, Gateway), or "" for any namespace.
+	SecretNamespace string       `json:"secretNamespace"`
+	Role            string       `json:"role"`
+	Object          ObjectItem   `json:"object"`
+	Owners          []ObjectItem `json:"owners"`
+	Path            string       `json:"path"`
+	Pointer         string       `json:"pointer"`
+	Style           string       `json:"style"`
+	Optional        bool         `json:"optional"`
+	Keys            []string     `json:"keys"`
+	Container       string       `json:"container"`
+	Revision        string       `json:"revision"`
+	Dangling        bool         `json:"dangling"`
+	File            string       `json:"file"`
+	Line            int          `json:"line"`
+	// ManagedBy is the tool that owns the object (Argo CD, Flux, Helm), if any.
+	ManagedBy *managedby.Owner `json:"managedBy,omitempty"`
 }
 
 func objectItem(o refs.ObjectRef) ObjectItem {
@@ -358,7 +373,8 @@ func newReferenceList(q refs.Query, res *refs.Result, withItems bool) ReferenceL
 
 func referenceItem(r *refs.Reference) ReferenceItem {
 	item := ReferenceItem{
-		Secret: r.Secret, Role: string(r.Role), Object: objectItem(r.Object), Owners: make([]ObjectItem, 0, len(r.Owners)),
+		Secret: r.Secret, SecretNamespace: r.SecretNamespace, ManagedBy: r.ManagedBy,
+		Role: string(r.Role), Object: objectItem(r.Object), Owners: make([]ObjectItem, 0, len(r.Owners)),
 		Path: r.Path, Pointer: r.Pointer, Style: string(r.Style), Optional: r.Optional, Keys: nonNil(r.Keys), Container: r.Container,
 		Revision: r.Revision, Dangling: r.Dangling, File: r.File, Line: r.Line,
 	}

@@ -4,16 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
 
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/analysis"
+	"github.com/rotor-project/rotor/internal/engine"
 	"github.com/rotor-project/rotor/internal/gate"
 	"github.com/rotor-project/rotor/internal/lock"
 	"github.com/rotor-project/rotor/internal/rollout"
+	"github.com/rotor-project/rotor/internal/rotation"
 )
 
 // RolloutOptions are the inputs of `rotor rollout`.
@@ -33,10 +40,15 @@ type RolloutOptions struct {
 	Analysis      AnalysisFlags
 	// AnalysisDuration keeps the analysis evaluating after the last step.
 	AnalysisDuration time.Duration
+	// RollbackScope says which batches of a multi-namespace rotation roll back when one
+	// fails: all (default) or failed.
+	RollbackScope string
 
-	steps   []int
-	streams IOStreams
-	f       *factory
+	steps        []int
+	run          string
+	analysisJSON []byte
+	streams      IOStreams
+	f            *factory
 }
 
 // NewCmdRollout builds `rotor rollout FAMILY --to VERSION|latest`.
@@ -84,7 +96,8 @@ re-pointed and green is deleted. One rotation per family and namespace runs at a
 	fl.StringVar(&o.Strategy, "strategy", "rolling", "rolling (each workload's own rolling update) or bluegreen (Deployments, in steps)")
 	fl.StringVar(&o.Steps, "steps", "10,50,100", "bluegreen: the share of replicas on the new version at each step, in percent")
 	fl.DurationVar(&o.Pause, "pause", time.Minute, "bluegreen: how long to watch each step once healthy")
-	fl.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "How long each step may take to become healthy")
+	fl.DurationVar(&o.Timeout, "timeout", rotation.DefaultTimeout, "Deadline of the whole rotation; past it the rotation rolls back (a rollback gets the same time again)")
+	fl.StringVar(&o.RollbackScope, "rollback-scope", "all", "With several namespaces (-A), when one batch fails: all (roll back every batch of this run) or failed (only the failing one)")
 	fl.BoolVar(&o.NoRollback, "no-rollback", false, "On failure, leave consumers on the new version")
 	fl.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking")
 	cmd.Flags().DurationVar(&o.LeaseDuration, "lease-duration", lock.DefaultDuration, "How long the family's lock (a Lease, renewed while rotor runs) outlives a run that was killed")
@@ -104,6 +117,16 @@ func (o *RolloutOptions) Complete(args []string) error {
 	}
 	if err := o.Scope.complete(o.f); err != nil {
 		return err
+	}
+	o.run = fmt.Sprintf("%s-%d", o.f.Clock.Now().UTC().Format("20060102150405"), os.Getpid())
+	if o.Analysis.File != "" {
+		b, err := os.ReadFile(o.Analysis.File)
+		if err != nil {
+			return usageErrorf("--analysis: cannot read the analysis file: %v", err)
+		}
+		if o.analysisJSON, err = yaml.YAMLToJSON(b); err != nil {
+			return usageErrorf("--analysis %s: %v (the file must be an AnalysisTemplate in YAML or JSON)", o.Analysis.File, err)
+		}
 	}
 	if o.Strategy == "bluegreen" {
 		for _, s := range strings.Split(o.Steps, ",") {
@@ -129,13 +152,16 @@ func (o *RolloutOptions) Validate() error {
 	case "rolling":
 	case "bluegreen":
 		if err := rollout.ValidateSteps(o.steps); err != nil {
-			return usageErrorf("%v", err)
+			return usageErrorf("--steps: %v", err)
 		}
 	default:
 		return usageErrorf("unknown --strategy %q: use rolling or bluegreen", o.Strategy)
 	}
 	if o.Timeout <= 0 {
 		return usageErrorf("--timeout must be positive")
+	}
+	if o.RollbackScope != "all" && o.RollbackScope != "failed" {
+		return usageErrorf("unknown --rollback-scope %q: use all or failed", o.RollbackScope)
 	}
 	if o.AnalysisDuration != 0 && o.Analysis.File == "" {
 		return usageErrorf("--analysis-duration needs --analysis FILE")
@@ -148,13 +174,13 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 	if handled, err := (deference{o.f, o.streams}).retarget(ctx, o.Scope.namespace, o.Family, o.To, false, o.DryRun.strategy != dryRunNone); handled || err != nil {
 		return err
 	}
-	rot, err := newRotation(ctx, o.f, o.streams.ErrOut, o.LeaseDuration)
+	r, err := newRunner(ctx, o.f, o.streams, o.LeaseDuration, &o.Analysis)
 	if err != nil {
 		return err
 	}
-	plan, err := rot.planner.Plan(ctx, rollout.Request{
+	plan, err := r.eng.Planner.Plan(ctx, rollout.Request{
 		Family: o.Family, Namespace: o.Scope.namespace, To: o.To,
-		Selector: o.Scope.selector, Workloads: o.Scope.workloads,
+		Selector: o.Scope.selector, Workloads: o.Scope.workloads, AllowDrift: o.Scope.AllowDrift,
 	})
 	if err != nil {
 		return err
@@ -163,68 +189,193 @@ func (o *RolloutOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.DryRun.strategy != dryRunNone {
-		return rot.dryRun(ctx, plan, o.DryRun.strategy, o.streams.ErrOut)
+		return r.dryRun(ctx, plan, o.DryRun.strategy)
 	}
-	if len(plan.Active()) == 0 {
-		// Possibly a rerun after a crash: finish what is left (leftover green copies,
-		// rollouts in progress) under the lock, without re-pointing anything.
-		fmt.Fprintf(o.streams.Out, "nothing to re-point: every consumer in scope already names %s; checking that they are healthy\n", plan.Items[0].To)
-		_, err := rot.runner.Converge(ctx, plan, rollout.Options{Timeout: o.Timeout})
+	if o.Strategy == "bluegreen" {
+		var others []string
+		for _, it := range plan.Active() {
+			if it.Consumer.Kind != "Deployment" {
+				others = append(others, it.Consumer.String())
+			}
+		}
+		if len(others) > 0 {
+			return usageErrorf("--strategy bluegreen works on Deployments only, and these consumers are not: %s; use --strategy rolling, or narrow the scope with --workload or -l", strings.Join(others, ", "))
+		}
+	}
+	var rots []*v1alpha1.SecretRotation
+	for i, items := range batches(plan) {
+		rot := rotation.New(o.spec(i), items[0].Consumer.Namespace, items, r.eng.By)
+		if o.Analysis.File != "" {
+			// Every query is evaluated once before anything changes: a bad query, an
+			// unreachable provider or a condition that does not compile refuses the
+			// rotation. Each batch is analysed with its own version and namespace.
+			if err := o.validateAnalysis(ctx, rot); err != nil {
+				return err
+			}
+		}
+		rots = append(rots, rot)
+	}
+	active := len(plan.Active()) > 0
+	if active && !o.Yes && o.f.IsTerminal(o.streams.In) && !confirm(o.streams.In, o.streams.ErrOut, "Apply this rotation?") {
+		return errors.New("not applied: declined")
+	}
+	lk, err := r.lockAll(ctx, o.Family, plan.Namespaces())
+	if err != nil {
 		return err
 	}
-	opts := rollout.Options{Timeout: o.Timeout, NoRollback: o.NoRollback}
-	if o.Analysis.File != "" {
-		// Every query is evaluated once before anything changes: a bad query, an
-		// unreachable provider or a condition that does not compile refuses the rotation.
-		g, err := o.analysisGate(ctx, plan)
+	defer lk.release()
+	// Plan again under the lock: another run may have moved consumers while this one
+	// waited for it, and a rotation must record where each consumer really comes from.
+	if rots, err = o.replan(ctx, r, rots); err != nil {
+		return err
+	}
+	abort := ctx.Done()
+	var done []*v1alpha1.SecretRotation
+	for _, rot := range rots {
+		final, err := o.runBatch(ctx, lk.ctx, r, rot, abort)
+		if final != nil {
+			done = append(done, final)
+		}
 		if err != nil {
 			return err
 		}
-		opts.Gates = []gate.Gate{g}
-		if o.AnalysisDuration > 0 {
-			opts.PostGates = []gate.Gate{g.WithDuration(o.AnalysisDuration)}
+		if final != nil && final.Status.Phase != v1alpha1.Succeeded {
+			break
 		}
-		opts.OnInconclusive = o.askOnInconclusive
 	}
-	if !o.Yes && o.f.IsTerminal(o.streams.In) && !confirm(o.streams.In, o.streams.ErrOut, "Apply this rotation?") {
-		return errors.New("not applied: declined")
+	if len(done) == 0 {
+		return nil
 	}
-	var out *rollout.Outcome
-	switch o.Strategy {
-	case "bluegreen":
-		out, err = rot.runner.BlueGreen(ctx, plan, o.steps, o.Pause, opts)
-	default:
-		out, err = rot.runner.Rolling(ctx, plan, opts)
+	last := done[len(done)-1]
+	if last.Status.Phase != v1alpha1.Succeeded && len(done) > 1 && o.RollbackScope == "all" {
+		for _, prev := range done[:len(done)-1] {
+			if prev.Status.Phase != v1alpha1.Succeeded {
+				continue
+			}
+			r.say("rolling back batch %s in %s too (--rollback-scope all)", prev.Name, prev.Namespace)
+			rb, err := r.eng.Journal.Create(lk.ctx, rotation.NewRollback(prev, r.eng.By, r.f.Clock.Now()))
+			if err != nil {
+				return err
+			}
+			if _, err := r.drive(lk.ctx, rb, nil); err != nil {
+				return err
+			}
+			if err := markReverted(lk.ctx, r, prev, rb.Name); err != nil {
+				return err
+			}
+		}
 	}
-	printOutcome(o.streams.Out, "rollout", out, err)
-	return err
+	var firstErr error
+	for _, rot := range done {
+		if err := printOutcome(o.streams.Out, "rollout", rot, len(done) > 1); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
 }
 
-// analysisGate loads --analysis with the rotation's facts and validates every query.
-func (o *RolloutOptions) analysisGate(ctx context.Context, plan *rollout.Plan) (*analysis.Gate, error) {
-	ns := plan.Namespaces()[0]
-	tmpl, err := o.Analysis.Load(analysis.Facts{Family: o.Family, Version: plan.Items[0].To, Namespace: ns})
+// replan plans again under the lock and rebuilds the batches (keeping the analysis
+// already validated for each).
+func (o *RolloutOptions) replan(ctx context.Context, r *runner, old []*v1alpha1.SecretRotation) ([]*v1alpha1.SecretRotation, error) {
+	plan, err := r.eng.Planner.Plan(ctx, rollout.Request{
+		Family: o.Family, Namespace: o.Scope.namespace, To: o.To,
+		Selector: o.Scope.selector, Workloads: o.Scope.workloads, AllowDrift: o.Scope.AllowDrift,
+	})
 	if err != nil {
 		return nil, err
 	}
-	g, err := analysis.NewGate(tmpl, o.Analysis.GateOptions(o.f, func(m analysis.Measurement) {
-		fmt.Fprintf(o.streams.ErrOut, "analysis: %s #%d = %s (%s) %s\n", m.Metric, m.Index, m.Value, m.Phase, m.Message)
-	}))
-	if err != nil {
-		return nil, usageErrorf("%v", err)
+	var rots []*v1alpha1.SecretRotation
+	for i, items := range batches(plan) {
+		rots = append(rots, rotation.New(o.spec(i), items[0].Consumer.Namespace, items, r.eng.By))
 	}
-	if err := g.Validate(ctx, gate.Step{Family: o.Family, Namespace: ns, Version: plan.Items[0].To}); err != nil {
-		return nil, flatten("the analysis cannot run, so nothing was changed: %s", err)
+	if len(rots) != len(old) {
+		r.say("the consumers changed while this run waited for the lock; going on with the new plan")
 	}
-	return g, nil
+	return rots, nil
 }
 
-// askOnInconclusive asks on a terminal whether to go on; without one, an inconclusive
-// analysis counts as a failure.
-func (o *RolloutOptions) askOnInconclusive(_ context.Context, v gate.Verdict) bool {
-	if !o.f.IsTerminal(o.streams.In) {
-		fmt.Fprintf(o.streams.ErrOut, "analysis inconclusive (%s): treated as a failure, since there is no terminal to ask\n", v.Message)
-		return false
+// runBatch runs one batch: an unfinished rotation to the same version is resumed, one
+// to another version is rolled back first; with nothing to re-point the consumers are
+// only checked for health.
+func (o *RolloutOptions) runBatch(ctx, hard context.Context, r *runner, rot *v1alpha1.SecretRotation, abort <-chan struct{}) (*v1alpha1.SecretRotation, error) {
+	unfinished, err := r.unfinished(hard, rot.Namespace, o.Family)
+	if err != nil {
+		return nil, err
 	}
-	return confirm(o.streams.In, o.streams.ErrOut, fmt.Sprintf("analysis inconclusive (%s). Continue the rotation? (no rolls back)", v.Message))
+	for _, u := range unfinished {
+		if u.Spec.Action == v1alpha1.ActionRollout && u.Status.TargetVersion == rot.Status.TargetVersion && u.Status.TargetVersion != "" {
+			if u.Spec.Strategy.Type != rot.Spec.Strategy.Type {
+				r.say("the unfinished rotation is %s; this run's --strategy %s is ignored while it is finished", u.Spec.Strategy.Type, rot.Spec.Strategy.Type)
+			}
+			return r.resume(hard, u, abort)
+		}
+		if _, err := r.rollBackUnfinished(hard, u, abort); err != nil {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	active := false
+	for _, c := range rot.Status.Consumers {
+		active = active || (!c.Skip && c.From != c.To)
+	}
+	if !active {
+		fmt.Fprintf(o.streams.Out, "nothing to re-point: every consumer in scope already names %s; checking that they are healthy\n", rot.Status.TargetVersion)
+		return nil, r.converge(hard, rot)
+	}
+	created, err := r.eng.Journal.Create(hard, rot)
+	if err != nil {
+		return nil, err
+	}
+	return r.drive(hard, created, abort)
+}
+
+func (o *RolloutOptions) spec(batch int) v1alpha1.RotationSpec {
+	spec := v1alpha1.RotationSpec{
+		Family: o.Family, Target: o.To, Action: v1alpha1.ActionRollout,
+		Strategy:   v1alpha1.Strategy{Type: v1alpha1.StrategyType(o.Strategy)},
+		NoRollback: o.NoRollback, Timeout: &metav1.Duration{Duration: o.Timeout},
+		Run: o.run, Batch: int32(batch),
+	}
+	if o.Strategy == "bluegreen" {
+		for _, s := range o.steps {
+			spec.Strategy.Steps = append(spec.Strategy.Steps, int32(s))
+		}
+		spec.Strategy.Pause = &metav1.Duration{Duration: o.Pause}
+	}
+	if o.Scope.selector != nil && !o.Scope.selector.Empty() {
+		if sel, err := metav1.ParseToLabelSelector(o.Scope.selector.String()); err == nil {
+			spec.Scope.Selector = sel
+		}
+	}
+	for _, w := range o.Scope.workloads {
+		spec.Scope.Workloads = append(spec.Scope.Workloads, v1alpha1.WorkloadRef{Kind: w.Kind, Name: w.Name})
+	}
+	if o.analysisJSON != nil {
+		spec.Analysis = &v1alpha1.Analysis{Inline: &runtime.RawExtension{Raw: o.analysisJSON}, Inconclusive: v1alpha1.InconclusivePause}
+		for _, k := range sortedKeys(o.Analysis.args) {
+			spec.Analysis.Args = append(spec.Analysis.Args, v1alpha1.AnalysisArg{Name: k, Value: o.Analysis.args[k]})
+		}
+		if o.AnalysisDuration > 0 {
+			spec.Analysis.Duration = &metav1.Duration{Duration: o.AnalysisDuration}
+		}
+	}
+	return spec
+}
+
+// validateAnalysis loads --analysis with the batch's facts and evaluates every query
+// once.
+func (o *RolloutOptions) validateAnalysis(ctx context.Context, rot *v1alpha1.SecretRotation) error {
+	if _, err := o.Analysis.Load(analysis.Facts{Family: o.Family, Version: rot.Status.TargetVersion, Namespace: rot.Namespace}); err != nil {
+		return err
+	}
+	g, err := engine.AnalysisGate(rot, o.Analysis.GateOptions(o.f, nil))
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	if err := g.Validate(ctx, gate.Step{Family: o.Family, Namespace: rot.Namespace, Version: rot.Status.TargetVersion}); err != nil {
+		return flatten("the analysis cannot run, so nothing was changed: %s", err)
+	}
+	return nil
 }

@@ -107,6 +107,7 @@ The old version stays, so rollback is a change of reference, not a hunt for back
 		NewCmdRefs(f, name, streams),
 		NewCmdWatch(f, name, streams),
 		NewCmdController(f, name, streams),
+		NewCmdHistory(f, name, streams),
 	)
 	registerCompletions(root, f)
 	return root

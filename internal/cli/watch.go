@@ -13,11 +13,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/analysis"
 	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/gate"
+	"github.com/rotor-project/rotor/internal/journal"
 	"github.com/rotor-project/rotor/internal/notify"
-	"github.com/rotor-project/rotor/internal/record"
 	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/internal/versions"
 	"github.com/rotor-project/rotor/internal/watch"
@@ -114,14 +115,18 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	store := &record.Store{Client: client}
-	rec, err := store.Latest(ctx, o.namespace, o.Family)
+	store := &journal.Store{Client: client, Clock: o.f.Clock}
+	all, err := store.List(ctx, o.namespace, o.Family)
 	if err != nil {
 		return err
 	}
+	var rec *v1alpha1.SecretRotation
+	if len(all) > 0 {
+		rec = all[len(all)-1]
+	}
 	facts := analysis.Facts{Family: o.Family, Namespace: o.namespace}
 	if rec != nil {
-		facts.Version = rec.To
+		facts.Version = rec.Status.TargetVersion
 	} else if facts.Version, err = o.latestVersion(ctx); err != nil {
 		return err
 	}
@@ -145,14 +150,18 @@ func (o *WatchOptions) Run(ctx context.Context) error {
 	if err := g.Validate(ctx, step); err != nil {
 		return flatten("the analysis was refused before anything was recorded: %s", err)
 	}
-	eng := &watch.Engine{Client: client, Records: store, Clock: o.f.Clock, FindConsumers: o.consumers}
+	dyn, err := o.f.Dynamic()
+	if err != nil {
+		return err
+	}
+	eng := &watch.Engine{Client: client, Dynamic: dyn, Records: store, Clock: o.f.Clock, FindConsumers: o.consumers}
 	if o.Notify != "" {
 		hook := notify.Webhook{URL: o.Notify, Client: &http.Client{Timeout: 15 * time.Second}}
 		eng.Notify = hook.Post
 	}
 	if o.RollbackOnFailure {
-		eng.Rollback = func(ctx context.Context) error {
-			return rollbackFamily(ctx, o.f, o.namespace, o.Family, o.streams.ErrOut)
+		eng.Rollback = func(ctx context.Context, watched *v1alpha1.SecretRotation) error {
+			return rollbackWatched(ctx, o.f, o.streams, watched)
 		}
 	}
 	req := watch.Request{
@@ -272,8 +281,8 @@ func (o *WatchOptions) consumers(ctx context.Context, namespace, fam string) ([]
 	}
 	out := make([]gate.Workload, 0, len(cs))
 	for _, c := range cs {
-		if c.Bare {
-			continue
+		if c.Immutable && c.Kind == "Pod" {
+			continue // a bare Pod: no workload to tell
 		}
 		out = append(out, gate.Workload{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name})
 	}

@@ -10,21 +10,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/analysis"
-	"github.com/rotor-project/rotor/internal/apiretry"
+	"github.com/rotor-project/rotor/internal/engine"
 	"github.com/rotor-project/rotor/internal/gate"
 	"github.com/rotor-project/rotor/internal/journal"
+	"github.com/rotor-project/rotor/internal/kube"
 	"github.com/rotor-project/rotor/internal/refindex"
-	"github.com/rotor-project/rotor/internal/repoint"
-	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/internal/rotation"
 )
 
@@ -38,38 +33,14 @@ type parts struct {
 // assemble builds the engine the CLI uses, with the controller's store (the
 // SecretRotation status), consumer finder and versions (the reference index).
 func assemble(mgr manager.Manager, o Options) (*parts, error) {
-	cfg := o.Config
-	typed, err := kubernetes.NewForConfig(cfg)
+	c, err := kube.New(o.Config)
 	if err != nil {
 		return nil, err
 	}
-	protoCfg := rest.CopyConfig(cfg)
-	protoCfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	protoCfg.ContentType = "application/vnd.kubernetes.protobuf"
-	proto, err := kubernetes.NewForConfig(protoCfg)
+	idx, err := refindex.New(refindex.Options{Client: c.Proto, Metadata: c.Metadata, Dynamic: c.Dynamic, Discovery: c.Discovery, Namespaces: o.Namespaces})
 	if err != nil {
 		return nil, err
 	}
-	meta, err := metadata.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	idx, err := refindex.New(refindex.Options{Client: proto, Metadata: meta, Dynamic: dyn, Discovery: disc, Namespaces: o.Namespaces})
-	if err != nil {
-		return nil, err
-	}
-	retry := apiretry.Policy{Clock: o.Clock}
-	store := &journal.StatusStore{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Retry: retry}
-	rp := &repoint.Repointer{Dynamic: dyn}
-	planner := &rollout.Planner{Client: typed, Dynamic: dyn, Finder: idx, Repointer: rp, Latest: idx.Latest}
 	events := newEventAdapter(mgr.GetEventRecorder("rotor-controller"))
 	aopts := o.Analysis
 	if aopts.Clock == nil {
@@ -77,19 +48,25 @@ func assemble(mgr manager.Manager, o Options) (*parts, error) {
 	}
 	if aopts.SecretData == nil {
 		aopts.SecretData = func(ctx context.Context, ns, name string) (map[string][]byte, error) {
-			s, err := typed.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+			s, err := c.Typed.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
 				return nil, err
 			}
 			return s.Data, nil
 		}
 	}
-	eng := &rotation.Engine{
-		Client: typed, Metadata: meta, Repointer: rp, Planner: planner, Store: store,
-		Gates: analysisGates(dyn, aopts), Clock: o.Clock, Retry: retry,
-		Driver:   v1alpha1.Driver{Kind: "controller", Identity: o.Identity},
-		Progress: events.progress,
+	// The CLI's engine, with the controller's store (the SecretRotation status) and the
+	// index as the source of consumers and versions.
+	e, err := engine.New(c, engine.Options{Clock: o.Clock, Holder: o.Identity, DriverKind: "controller",
+		Progress: events.progress, Gates: analysisGates(c.Dynamic, aopts)})
+	if err != nil {
+		return nil, err
 	}
+	e.Planner.Finder, e.Planner.Latest = idx, idx.Latest
+	store := &journal.StatusStore{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Retry: e.Rotations.Retry}
+	eng := e.Rotations
+	eng.Store = store
+	eng.Driver = v1alpha1.Driver{Kind: "controller", Identity: o.Identity}
 	m := newMetricSet(idx, o.Clock, o.RotateAfter)
 	r := &Reconciler{
 		client: mgr.GetClient(), fresh: mgr.GetAPIReader(), engine: eng, store: store, index: idx,

@@ -5,19 +5,24 @@ import (
 	"errors"
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 
+	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/secretref"
 )
+
+// State is a judgement of a workload at one moment (the kinds registry's judges).
+type State = kinds.State
 
 // Workload names an object to wait for.
 type Workload struct {
@@ -36,38 +41,42 @@ func (e *FailedError) Error() string { return fmt.Sprintf("%s failed: %s", e.Wor
 
 // Waiter waits for workloads to become healthy, by watch.
 type Waiter struct {
+	// Client watches pods.
 	Client kubernetes.Interface
+	// Dynamic reads and watches the workloads, of any registered kind.
+	Dynamic dynamic.Interface
 	// Progress, if set, receives a line whenever a workload's state message changes.
 	Progress func(w Workload, message string)
 }
 
-// Kinds that roll out pods; other consumers (CronJob, ServiceAccount, Ingress, Job)
-// take a new reference at once or at their next run.
-func rollsOut(kind string) bool {
-	switch kind {
-	case "Deployment", "StatefulSet", "DaemonSet":
-		return true
-	}
-	return false
-}
-
-// Wait blocks until w is healthy, fails, or ctx ends. Pods selected by the workload
-// that name version and are failing fail the wait at once, without waiting for a
-// progress deadline.
+// Wait blocks until w is healthy, fails, or ctx ends. Kinds that do not roll out pods
+// (a CronJob, a ServiceAccount…: kinds.Kind.Rolls) return at once. Pods selected by
+// the workload that name version and are failing fail the wait at once, without
+// waiting for a progress deadline.
 func (wt *Waiter) Wait(ctx context.Context, w Workload, version string) error {
-	if !rollsOut(w.Kind) {
+	k := kinds.Lookup(w.Kind)
+	if k == nil || !k.Rolls {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	selector, err := wt.selector(ctx, w)
+	res := wt.Dynamic.Resource(k.GVR()).Namespace(w.Namespace)
+	obj, err := res.Get(ctx, w.Name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	opts, err := wt.judgeOptions(ctx, k, obj)
+	if err != nil {
+		return err
+	}
+	selector, err := k.Pods(obj)
 	if err != nil {
 		return err
 	}
 	podErr := make(chan error, 1)
 	go func() { podErr <- wt.watchPods(ctx, w, selector, version) }()
 	objErr := make(chan error, 1)
-	go func() { objErr <- wt.watchObject(ctx, w) }()
+	go func() { objErr <- wt.watchObject(ctx, w, k, res, opts) }()
 	select {
 	case err := <-objErr:
 		return err
@@ -79,83 +88,47 @@ func (wt *Waiter) Wait(ctx context.Context, w Workload, version string) error {
 	}
 }
 
-func (wt *Waiter) selector(ctx context.Context, w Workload) (labels.Selector, error) {
-	var sel *metav1.LabelSelector
-	switch w.Kind {
-	case "Deployment":
-		d, err := wt.Client.AppsV1().Deployments(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		sel = d.Spec.Selector
-	case "StatefulSet":
-		s, err := wt.Client.AppsV1().StatefulSets(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		sel = s.Spec.Selector
-	case "DaemonSet":
-		d, err := wt.Client.AppsV1().DaemonSets(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
-		}
-		sel = d.Spec.Selector
+// judgeOptions reads what the judge needs beyond the object: for an object that takes
+// its template from another (an Argo Rollout's workloadRef), that object's generation
+// now, after the re-point.
+func (wt *Waiter) judgeOptions(ctx context.Context, k *kinds.Kind, obj *unstructured.Unstructured) (kinds.JudgeOptions, error) {
+	var o kinds.JudgeOptions
+	if k.TemplateFrom == nil {
+		return o, nil
 	}
-	return metav1.LabelSelectorAsSelector(sel)
+	kind, name, ok := k.TemplateFrom(obj)
+	if !ok {
+		return o, nil
+	}
+	tk := kinds.Lookup(kind)
+	if tk == nil {
+		return o, fmt.Errorf("%s %s takes its template from a %s, which rotor does not know", k.Kind, obj.GetName(), kind)
+	}
+	t, err := wt.Dynamic.Resource(tk.GVR()).Namespace(obj.GetNamespace()).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return o, fmt.Errorf("reading %s/%s, the template of %s %s: %w", kind, name, k.Kind, obj.GetName(), err)
+	}
+	o.TemplateGeneration = t.GetGeneration()
+	return o, nil
 }
 
 // watchObject waits until the workload is judged done or failed.
-func (wt *Waiter) watchObject(ctx context.Context, w Workload) error {
+func (wt *Waiter) watchObject(ctx context.Context, w Workload, k *kinds.Kind, res dynamic.ResourceInterface, opts kinds.JudgeOptions) error {
 	byName := fields.OneTermEqualSelector("metadata.name", w.Name).String()
-	var lw cache.ListerWatcher
-	var obj runtime.Object
-	apps := wt.Client.AppsV1()
-	switch w.Kind {
-	case "Deployment":
-		obj = &appsv1.Deployment{}
-		lw = listWatch(byName,
-			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return apps.Deployments(w.Namespace).List(ctx, o)
-			},
-			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return apps.Deployments(w.Namespace).Watch(ctx, o)
-			})
-	case "StatefulSet":
-		obj = &appsv1.StatefulSet{}
-		lw = listWatch(byName,
-			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return apps.StatefulSets(w.Namespace).List(ctx, o)
-			},
-			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return apps.StatefulSets(w.Namespace).Watch(ctx, o)
-			})
-	case "DaemonSet":
-		obj = &appsv1.DaemonSet{}
-		lw = listWatch(byName,
-			func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-				return apps.DaemonSets(w.Namespace).List(ctx, o)
-			},
-			func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-				return apps.DaemonSets(w.Namespace).Watch(ctx, o)
-			})
-	}
+	lw := listWatch(byName,
+		func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return res.List(ctx, o) },
+		func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return res.Watch(ctx, o) })
 	last := ""
 	var failed *FailedError
-	_, err := watchtools.UntilWithSync(ctx, lw, obj, nil, func(ev watch.Event) (bool, error) {
+	_, err := watchtools.UntilWithSync(ctx, lw, &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
 		if ev.Type == watch.Deleted {
 			return false, &FailedError{Workload: w, Reason: "deleted while rolling out"}
 		}
-		var st State
-		switch o := ev.Object.(type) {
-		case *appsv1.Deployment:
-			st = Deployment(o)
-		case *appsv1.StatefulSet:
-			st = StatefulSet(o)
-		case *appsv1.DaemonSet:
-			st = DaemonSet(o)
-		default:
+		u, ok := ev.Object.(*unstructured.Unstructured)
+		if !ok {
 			return false, nil
 		}
+		st := k.Judge(u, opts)
 		if st.Message != last && wt.Progress != nil {
 			wt.Progress(w, st.Message)
 		}

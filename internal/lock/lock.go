@@ -279,8 +279,8 @@ func (l *Locker) Acquire(ctx context.Context, namespace, fam string) (*Lock, err
 			go lk.renew()
 			return lk, nil
 		}
-		// Unknown: look again after a third of its duration (or when it expires).
-		wait := d / 3
+		// Unknown: look again soon (a live holder renews every renewInterval).
+		wait := renewInterval(d)
 		if left := d - now.Sub(first.at); left < wait {
 			wait = left
 		}
@@ -328,11 +328,21 @@ func (l *Locker) newLease(namespace, fam string, now time.Time) *coordinationv1.
 	return lease
 }
 
+// renewInterval is how often a holder renews a Lease of duration d: often enough that
+// a second run sees it alive within a couple of seconds, and at least three times per
+// duration (as leader election's retry period).
+func renewInterval(d time.Duration) time.Duration {
+	if i := d / 3; i < 2*time.Second {
+		return i
+	}
+	return 2 * time.Second
+}
+
 // renew keeps the Lease fresh until Release, and declares the lock lost when it cannot.
 func (lk *Lock) renew() {
 	defer close(lk.done)
 	d := lk.l.duration()
-	interval, deadline := d/3, d*2/3
+	interval, deadline := renewInterval(d), d*2/3
 	lastOK := lk.l.Clock.Now()
 	for {
 		select {

@@ -239,4 +239,3 @@ func TestARenewalLoopThatCannotRenewForTwoThirdsOfTheDurationCancelsTheRun(t *te
 		t.Fatalf("cause %v after %s", context.Cause(ctx), clk.Since(t0))
 	}
 }
-

@@ -59,6 +59,9 @@ type Consumer struct {
 	// From is the version the consumer named before; To the one after.
 	From string `json:"from"`
 	To   string `json:"to"`
+	// Drift names the tool managing the consumer (Argo CD, Flux, Helm) when it was
+	// re-pointed live anyway (--allow-drift): its owner will revert it.
+	Drift string `json:"drift,omitempty"`
 }
 
 // Watch is the state of a post-rollout watch, so a restarted watch continues the

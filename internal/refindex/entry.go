@@ -4,10 +4,6 @@ import (
 	"sync"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -15,6 +11,7 @@ import (
 
 	"github.com/rotor-project/rotor/internal/due"
 	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/retention"
 	"github.com/rotor-project/rotor/internal/secretref"
 )
@@ -34,6 +31,9 @@ type Entry struct {
 	Live bool
 	// Versions are the versions of any family the object names, distinct.
 	Versions []family.Version
+	// TemplateFrom is "Kind/name" of the object this one takes its pod template from
+	// (an Argo Rollout's workloadRef), if any.
+	TemplateFrom string
 }
 
 // Names reports whether the entry names a version of fam.
@@ -137,59 +137,33 @@ func (in *interner) versions(walk func(secretref.Visitor)) []family.Version {
 	return out
 }
 
-// transform turns an object from an informer into its Entry. It is idempotent: the
-// informers may hand it an entry again.
-func (in *interner) transform(obj any) (any, error) {
-	switch o := obj.(type) {
-	case *Entry:
-		return o, nil
-	case *unstructured.Unstructured:
-		kind := o.GetKind()
-		e := &Entry{ObjectMeta: in.meta(o, true), Kind: in.str(kind), Live: true, Controlled: controlled(o)}
-		e.Versions = in.versions(func(v secretref.Visitor) { secretref.Tree(kind, secretref.MapNode(o.Object), v) })
-		return e, nil
-	case runtime.Object:
-		m, ok := obj.(metav1.Object)
-		if !ok {
-			return obj, nil
-		}
-		kind, live := kindOf(o)
-		if kind == "" {
-			return obj, nil
-		}
-		e := &Entry{ObjectMeta: in.meta(m, kind != "Pod"), Kind: kind, Live: live, Controlled: controlled(m)}
-		e.Versions = in.versions(func(v secretref.Visitor) { _ = secretref.Object(o, v) })
-		return e, nil
-	}
-	return obj, nil
-}
-
-// kindOf is a typed object's kind and whether it is live.
-func kindOf(obj runtime.Object) (string, bool) {
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		return "Pod", o.Status.Phase != corev1.PodSucceeded && o.Status.Phase != corev1.PodFailed && o.DeletionTimestamp == nil
-	case *appsv1.Deployment:
-		return "Deployment", true
-	case *appsv1.StatefulSet:
-		return "StatefulSet", true
-	case *appsv1.DaemonSet:
-		return "DaemonSet", true
-	case *batchv1.CronJob:
-		return "CronJob", true
-	case *batchv1.Job:
-		for _, c := range o.Status.Conditions {
-			if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
-				return "Job", false
+// transformer reduces the objects of one registered kind to entries. It is
+// idempotent: the informers may hand it an entry again.
+func (in *interner) transformer(k *kinds.Kind) func(obj any) (any, error) {
+	return func(obj any) (any, error) {
+		switch o := obj.(type) {
+		case *Entry:
+			return o, nil
+		case *unstructured.Unstructured:
+			e := &Entry{ObjectMeta: in.meta(o, !k.FromOwner), Kind: in.str(k.Kind), Live: true, Controlled: controlled(o)}
+			if k.Describe != nil {
+				e.Live = !k.Describe(o).Finished
 			}
+			if k.TemplateFrom != nil {
+				if kind, name, ok := k.TemplateFrom(o); ok {
+					e.TemplateFrom = in.str(kind) + "/" + name
+				}
+			}
+			e.Versions = in.versions(func(v secretref.Visitor) { k.Walk(secretref.MapNode(o.Object), v) })
+			return e, nil
+		case kinds.Object:
+			e := &Entry{ObjectMeta: in.meta(o, !k.FromOwner), Kind: in.str(k.Kind), Controlled: controlled(o)}
+			e.Live = !k.DescribeTyped(o).Finished && o.GetDeletionTimestamp() == nil
+			e.Versions = in.versions(func(v secretref.Visitor) { _ = k.VisitTyped(o, v) })
+			return e, nil
 		}
-		return "Job", true
-	case *corev1.ServiceAccount:
-		return "ServiceAccount", true
-	case *networkingv1.Ingress:
-		return "Ingress", true
+		return obj, nil
 	}
-	return "", false
 }
 
 func controlled(m metav1.Object) bool {

@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/rotor-project/rotor/internal/kinds"
 )
 
 func podSpec(secrets ...string) corev1.PodSpec {
@@ -53,7 +55,7 @@ func TestTransformKeepsIdentityAndVersionsOnly(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out, err := in.transform(c.obj)
+			out, err := in.transformer(kinds.Lookup(c.kind))(c.obj)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +78,7 @@ func TestTransformKeepsIdentityAndVersionsOnly(t *testing.T) {
 					t.Fatalf("versions %v, want %v", got, c.versions)
 				}
 			}
-			again, _ := in.transform(e)
+			again, _ := in.transformer(kinds.Lookup(c.kind))(e)
 			if again != e {
 				t.Fatal("transform must be idempotent")
 			}

@@ -9,9 +9,8 @@
 // walker, the same one `rotor refs` uses; Secrets are watched as metadata only, so no
 // value ever reaches the process. Informers list by streaming (client-go's watch-list),
 // so even the first sync of a large cluster holds one object at a time. Only the kinds
-// that can be consumers are watched: Pods, Deployments, StatefulSets, DaemonSets,
-// CronJobs, Jobs, ServiceAccounts, Ingresses, Argo Rollouts when served; ReplicaSets
-// and ControllerRevisions (rollback history) are not needed.
+// that can be consumers are watched, as the kinds registry lists them (see Kinds); CRD
+// kinds only when the cluster serves them.
 //
 // The package never prints, reads flags or exits.
 package refindex
@@ -36,6 +35,7 @@ import (
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/internal/rollout"
 )
@@ -82,8 +82,6 @@ type kindInformer struct {
 
 var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 
-var rolloutsGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}
-
 // New builds the index's informers; nothing is read before Start.
 func New(o Options) (*Index, error) {
 	if o.Client == nil || o.Metadata == nil {
@@ -106,33 +104,67 @@ func New(o Options) (*Index, error) {
 		_ = inf.SetWatchErrorHandler(func(_ *cache.Reflector, err error) { ki.setErr(err) })
 		_, _ = inf.AddEventHandler(x.handler(kind))
 	}
-	rollouts := o.Dynamic != nil && o.Discovery != nil && served(o.Discovery, rolloutsGVR)
+	indexed := Kinds()
+	var custom []*kinds.Kind
+	var customGVR []schema.GroupVersionResource
+	for _, k := range indexed {
+		if k.Typed() || o.Dynamic == nil || o.Discovery == nil {
+			continue
+		}
+		for _, gvr := range k.GVRs() {
+			if served(o.Discovery, gvr) {
+				custom, customGVR = append(custom, k), append(customGVR, gvr)
+				break
+			}
+		}
+	}
 	for _, ns := range x.namespaces {
-		f := informers.NewSharedInformerFactoryWithOptions(o.Client, 0, informers.WithNamespace(ns), informers.WithTransform(x.in.transform))
-		add("Pod", ns, f.Core().V1().Pods().Informer())
-		add("Deployment", ns, f.Apps().V1().Deployments().Informer())
-		add("StatefulSet", ns, f.Apps().V1().StatefulSets().Informer())
-		add("DaemonSet", ns, f.Apps().V1().DaemonSets().Informer())
-		add("CronJob", ns, f.Batch().V1().CronJobs().Informer())
-		add("Job", ns, f.Batch().V1().Jobs().Informer())
-		add("ServiceAccount", ns, f.Core().V1().ServiceAccounts().Informer())
-		add("Ingress", ns, f.Networking().V1().Ingresses().Informer())
-		x.started = append(x.started, f.Start)
-		if rollouts {
+		for _, k := range indexed {
+			if !k.Typed() {
+				continue
+			}
+			f := informers.NewSharedInformerFactoryWithOptions(o.Client, 0, informers.WithNamespace(ns), informers.WithTransform(x.in.transformer(k)))
+			gi, err := f.ForResource(k.GVR())
+			if err != nil {
+				return nil, fmt.Errorf("refindex: no informer for %s: %w", k.Kind, err)
+			}
+			add(k.Kind, ns, gi.Informer())
+			x.started = append(x.started, f.Start)
+		}
+		for i, k := range custom {
 			df := dynamicinformer.NewFilteredDynamicSharedInformerFactory(o.Dynamic, 0, ns, nil)
-			inf := df.ForResource(rolloutsGVR).Informer()
-			_ = inf.SetTransform(x.in.transform)
-			add("Rollout", ns, inf)
+			inf := df.ForResource(customGVR[i]).Informer()
+			_ = inf.SetTransform(x.in.transformer(k))
+			add(k.Kind, ns, inf)
 			x.started = append(x.started, df.Start)
 		}
 		mf := metadatainformer.NewFilteredSharedInformerFactory(o.Metadata, 0, ns, nil)
 		sec := mf.ForResource(secretsGVR).Informer()
 		_ = sec.SetTransform(x.in.transformSecret)
-		add("Secret", ns, sec)
+		add(secretKind, ns, sec)
 		x.secrets[ns] = sec
 		x.started = append(x.started, mf.Start)
 	}
 	return x, nil
+}
+
+// secretKind names the index's Secrets (versions), which are not a registered kind.
+const secretKind = "Secret"
+
+// Kinds are the registered kinds the index watches: the namespaced kinds that can be
+// consumers of their own (re-pointed or reported), plus every kind whose objects take
+// their template from another (so the other is judged through them). Revision history
+// (ReplicaSets, ControllerRevisions) follows its owner and is not watched; nor are
+// cluster-scoped kinds (PersistentVolumes, StorageClasses, ClusterAnalysisTemplates),
+// which the controller does not move.
+func Kinds() []*kinds.Kind {
+	var out []*kinds.Kind
+	for _, k := range kinds.All() {
+		if k.Namespaced && (k.Consumer() || k.TemplateFrom != nil) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func served(d discovery.DiscoveryInterface, gvr schema.GroupVersionResource) bool {
@@ -321,33 +353,37 @@ func (x *Index) each(kind, ns string, fn func(obj any)) error {
 	return nil
 }
 
-// consumerKinds are the kinds a rotation can move or must report.
-var consumerKinds = []string{"Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "ServiceAccount", "Ingress", "Rollout", "Pod"}
-
-// Consumers implements rollout.ConsumerFinder from the index: the live objects of
-// namespace that name a version of fam, as the reference engine would resolve them (a
-// running Job is reported, a Pod without a controller is reported as bare; Pods of a
-// workload are found through the workload's own template).
+// Consumers implements rollout.ConsumerFinder from the index, as the reference engine
+// resolves live references: the objects of namespace that name a version of fam and
+// are consumers of their own by the kinds registry; immutable ones (a running Job, a
+// Pod no controller owns) are reported with what to do; a Pod made by a controller is
+// found through its workload's own template; a Deployment an Argo Rollout takes its
+// template from is judged through the Rollout.
 func (x *Index) Consumers(_ context.Context, namespace, fam string) ([]rollout.Consumer, error) {
 	if !x.Synced() {
 		return nil, errors.New("the reference index has not finished reading the cluster yet; the rotation starts once it has")
 	}
 	var out []rollout.Consumer
-	for _, kind := range consumerKinds {
-		err := x.each(kind, namespace, func(obj any) {
+	judges := map[string]repoint.Target{} // "Kind/name" of a template source → the object judged
+	for _, k := range x.kinds {
+		kind := kinds.Lookup(k.kind)
+		if kind == nil {
+			continue
+		}
+		err := x.each(k.kind, namespace, func(obj any) {
 			e, ok := obj.(*Entry)
-			if !ok || !e.Live || !e.Names(fam) {
+			if !ok || !e.Live {
+				return
+			}
+			if e.TemplateFrom != "" {
+				judges[e.TemplateFrom] = repoint.Target{Kind: e.Kind, Namespace: e.Namespace, Name: e.Name}
+			}
+			if !kind.Consumer() || !e.Names(fam) || (kind.FromOwner && e.Controlled) {
 				return
 			}
 			c := rollout.Consumer{Target: repoint.Target{Kind: e.Kind, Namespace: e.Namespace, Name: e.Name}, Labels: e.Labels}
-			switch e.Kind {
-			case "Pod":
-				if e.Controlled {
-					return
-				}
-				c.Bare = true
-			case "Job":
-				c.Running = true
+			if kind.Repoint == kinds.Immutable {
+				c.Immutable, c.Note = true, kind.Effect
 			}
 			if c.Labels == nil {
 				c.Labels = map[string]string{}
@@ -358,19 +394,40 @@ func (x *Index) Consumers(_ context.Context, namespace, fam string) ([]rollout.C
 			return nil, err
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Kind != out[j].Kind {
-			return out[i].Kind < out[j].Kind
+	kept := out[:0]
+	for _, c := range out {
+		if j, ok := judges[c.Kind+"/"+c.Name]; ok {
+			c.Judged = &j
 		}
-		return out[i].Namespace+"/"+out[i].Name < out[j].Namespace+"/"+out[j].Name
+		if _, judged := judgedBy(judges, c.Target); judged {
+			continue
+		}
+		kept = append(kept, c)
+	}
+	sort.Slice(kept, func(i, j int) bool {
+		if kept[i].Kind != kept[j].Kind {
+			return kept[i].Kind < kept[j].Kind
+		}
+		return kept[i].Namespace+"/"+kept[i].Name < kept[j].Namespace+"/"+kept[j].Name
 	})
-	return out, nil
+	return kept, nil
+}
+
+// judgedBy reports whether t is an object through which another is judged (a Rollout
+// whose workloadRef names a Deployment): the Deployment is the consumer.
+func judgedBy(judges map[string]repoint.Target, t repoint.Target) (string, bool) {
+	for src, j := range judges {
+		if j == t {
+			return src, true
+		}
+	}
+	return "", false
 }
 
 // Versions are the versions of fam in namespace, oldest first.
 func (x *Index) Versions(namespace, fam string) ([]*VersionEntry, error) {
 	var out []*VersionEntry
-	err := x.each("Secret", namespace, func(obj any) {
+	err := x.each(secretKind, namespace, func(obj any) {
 		if v, ok := obj.(*VersionEntry); ok && v.Version.Family == fam {
 			out = append(out, v)
 		}
@@ -390,7 +447,7 @@ func (x *Index) Latest(_ context.Context, namespace, fam string) (string, error)
 
 // EachVersion calls fn for every version in the index.
 func (x *Index) EachVersion(fn func(*VersionEntry)) {
-	_ = x.each("Secret", metav1.NamespaceAll, func(obj any) {
+	_ = x.each(secretKind, metav1.NamespaceAll, func(obj any) {
 		if v, ok := obj.(*VersionEntry); ok && v.Version.Family != "" {
 			fn(v)
 		}
@@ -403,29 +460,39 @@ type VersionKey struct {
 }
 
 // ConsumerCounts are, per existing version, how many live objects use it right now:
-// running Pods (so a rolling update shows both versions at once), ServiceAccounts and
-// Ingresses (which use a Secret themselves). Workload templates and CronJobs are
-// counted through their Pods. Versions that no Secret has are left out, so the counts
-// name only versions that exist.
+// running Pods (so a rolling update shows both versions at once), and consumers without
+// a pod template, which use a Secret themselves (ServiceAccounts, Ingresses, Gateways).
+// Workload templates and CronJobs are counted through their Pods. Versions that no
+// Secret has are left out, so the counts name only versions that exist.
 func (x *Index) ConsumerCounts() map[VersionKey]int {
 	exists := map[VersionKey]bool{}
 	x.EachVersion(func(v *VersionEntry) {
 		exists[VersionKey{Namespace: v.Namespace, Family: v.Version.Family, Version: v.Name}] = true
 	})
 	out := map[VersionKey]int{}
-	for _, kind := range []string{"Pod", "ServiceAccount", "Ingress"} {
-		_ = x.each(kind, metav1.NamespaceAll, func(obj any) {
+	for _, k := range x.kinds {
+		kind := kinds.Lookup(k.kind)
+		if kind == nil || !usesDirectly(kind) {
+			continue
+		}
+		_ = x.each(k.kind, metav1.NamespaceAll, func(obj any) {
 			e, ok := obj.(*Entry)
 			if !ok || !e.Live {
 				return
 			}
 			for _, v := range e.Versions {
-				k := VersionKey{Namespace: e.Namespace, Family: v.Family, Version: v.Name()}
-				if exists[k] {
-					out[k]++
+				key := VersionKey{Namespace: e.Namespace, Family: v.Family, Version: v.Name()}
+				if exists[key] {
+					out[key]++
 				}
 			}
 		})
 	}
 	return out
+}
+
+// usesDirectly reports whether objects of kind use the Secrets they name themselves:
+// Pods, and consumers without a pod template.
+func usesDirectly(k *kinds.Kind) bool {
+	return k.FromOwner || (k.PodSpec == "" && k.Consumer())
 }

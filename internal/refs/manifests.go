@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/secretref"
 )
 
@@ -86,11 +87,11 @@ func manifestObject(path string, obj secretref.Node, namespace string, m matcher
 		return
 	}
 	self := ObjectRef{Kind: kind, APIVersion: field(obj, "apiVersion"), Namespace: ns, Name: name}
-	secretref.Tree(kind, obj, func(r secretref.Ref) bool {
+	kinds.Walk(kind, obj, func(r secretref.Ref) bool {
 		if m.match(r.Name) {
 			res.References = append(res.References, Reference{
-				Object: self, Path: r.Path, Pointer: r.Pointer, Secret: r.Name, Style: r.Style, Optional: r.Optional,
-				Keys: r.Keys, Container: r.Container, Role: RoleLive, File: path, Line: r.Line,
+				Object: self, Path: r.Path, Pointer: r.Pointer, Secret: r.Name, SecretNamespace: secretNamespace(r, ns),
+				Style: r.Style, Optional: r.Optional, Keys: r.Keys, Container: r.Container, Role: RoleLive, File: path, Line: r.Line,
 			})
 		}
 		return true

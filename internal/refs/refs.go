@@ -40,6 +40,7 @@ import (
 	"k8s.io/client-go/metadata"
 
 	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/internal/managedby"
 	"github.com/rotor-project/rotor/internal/secretref"
 )
 
@@ -93,12 +94,17 @@ type Reference struct {
 	// Pointer is the JSON pointer (RFC 6901) of the name's field, for a patch.
 	Pointer string
 	// Secret is the Secret named there.
-	Secret    string
-	Style     secretref.Style
-	Optional  bool
-	Keys      []string
-	Container string
-	Role      Role
+	Secret string
+	// SecretNamespace is the namespace of that Secret: the object's own, the one the
+	// reference names (a PersistentVolume's secretRef, a Gateway's cross-namespace
+	// certificateRef), or "" when it resolves in any namespace (a
+	// ClusterAnalysisTemplate's argument; a manifest without a namespace).
+	SecretNamespace string
+	Style           secretref.Style
+	Optional        bool
+	Keys            []string
+	Container       string
+	Role            Role
 	// Revision is a rollback target's (or a revisioned object's) revision:
 	// deployment.kubernetes.io/revision of a ReplicaSet, .revision of a
 	// ControllerRevision.
@@ -109,6 +115,10 @@ type Reference struct {
 	// File and Line locate a reference found in a manifest; empty for cluster objects.
 	File string
 	Line int
+	// ManagedBy is the tool that owns the object's desired state (Argo CD, Flux, Helm)
+	// as its labels and annotations say; nil when none, and for objects a controller
+	// owns (a Pod is its ReplicaSet's). A live re-point of it would be reverted.
+	ManagedBy *managedby.Owner
 }
 
 // Query says which Secrets to look for, and where.
@@ -158,6 +168,10 @@ type Finder struct {
 	Metadata  metadata.Interface
 	// PageSize bounds each list call; 500 when zero.
 	PageSize int64
+	// Helm also reads the release history Helm stores in Secrets
+	// (sh.helm.release.v1.*): a Secret its stored manifests name is a rollback target
+	// of that release. Only references are kept; nothing else of a release is.
+	Helm bool
 }
 
 // Validate says what is wrong with q, or returns nil.

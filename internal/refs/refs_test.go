@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/utils/ptr"
+
+	"github.com/rotor-project/rotor/internal/kinds"
 )
 
 func TestQueryValidationSaysWhatIsWrong(t *testing.T) {
@@ -82,14 +84,14 @@ func TestAMissingPathIsAnError(t *testing.T) {
 // rollback target, and the owner chain through it.
 func TestOlderReplicaSetsAreRollbackTargetsAndPodsGetTheirChain(t *testing.T) {
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "ns", UID: "d1",
-		Annotations: map[string]string{deploymentRevision: "3"}}}
+		Annotations: map[string]string{kinds.DeploymentRevisionAnnotation: "3"}}}
 	owned := func(kind, name string, uid types.UID) []metav1.OwnerReference {
 		return []metav1.OwnerReference{{Kind: kind, APIVersion: "apps/v1", Name: name, UID: uid, Controller: ptr.To(true)}}
 	}
 	rs := func(name string, uid types.UID, rev string, replicas int32, secret string) runtime.Object {
 		return &appsv1.ReplicaSet{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: uid, OwnerReferences: owned("Deployment", "api", "d1"),
-				Annotations: map[string]string{deploymentRevision: rev}},
+				Annotations: map[string]string{kinds.DeploymentRevisionAnnotation: rev}},
 			Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To(replicas), Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
 				ImagePullSecrets: []corev1.LocalObjectReference{{Name: secret}}}}},
 		}

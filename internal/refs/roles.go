@@ -3,86 +3,17 @@ package refs
 import (
 	"strconv"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/rotor-project/rotor/internal/kinds"
 )
 
-// Revision annotations of ReplicaSets (and of the Deployments and Rollouts owning them).
-const (
-	deploymentRevision = "deployment.kubernetes.io/revision"
-	rolloutRevision    = "rollout.argoproj.io/revision"
-)
-
-// history says whether an object is one entry of its owner's revision history.
-type history int
-
-const (
-	noHistory history = iota
-	replicaSetHistory
-	controllerRevisionHistory
-)
-
-// objectInfo is what the role of an object's references depends on.
-type objectInfo struct {
-	kind, apiVersion string
-	role             Role
-	history          history
-	revision         int64
-	// active is a ReplicaSet that has or wants pods: never only a rollback target.
-	active bool
-	// ownerRevision is a Deployment's or Rollout's current revision.
-	ownerRevision int64
-}
-
-func (i objectInfo) revisionString() string {
-	if i.revision == 0 {
+func revisionString(r int64) string {
+	if r == 0 {
 		return ""
 	}
-	return strconv.FormatInt(i.revision, 10)
-}
-
-func describeNothing[T any](T, *objectInfo) {}
-
-func describePod(p *corev1.Pod, i *objectInfo) {
-	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-		i.role = RoleFinished
-	}
-}
-
-func describeJob(j *batchv1.Job, i *objectInfo) {
-	for _, c := range j.Status.Conditions {
-		if (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) && c.Status == corev1.ConditionTrue {
-			i.role = RoleFinished
-		}
-	}
-}
-
-func describeDeployment(d *appsv1.Deployment, i *objectInfo) {
-	i.ownerRevision = annotationRevision(d)
-}
-
-func describeReplicaSet(rs *appsv1.ReplicaSet, i *objectInfo) {
-	i.history = replicaSetHistory
-	i.revision = annotationRevision(rs)
-	i.active = (rs.Spec.Replicas != nil && *rs.Spec.Replicas > 0) || rs.Status.Replicas > 0
-}
-
-func describeControllerRevision(cr *appsv1.ControllerRevision, i *objectInfo) {
-	i.history = controllerRevisionHistory
-	i.revision = cr.Revision
-}
-
-func annotationRevision(o metav1.Object) int64 {
-	a := o.GetAnnotations()
-	v, ok := a[deploymentRevision]
-	if !ok {
-		v = a[rolloutRevision]
-	}
-	n, _ := strconv.ParseInt(v, 10, 64)
-	return n
+	return strconv.FormatInt(r, 10)
 }
 
 // controllerOf is the object's controlling owner, or its first owner.
@@ -108,31 +39,30 @@ type ownerIndex struct {
 	// current is the revision a Deployment or Rollout says is current.
 	current map[types.UID]int64
 	// newest is the highest revision seen in an owner's history, per history kind.
-	newest map[history]map[types.UID]int64
+	newest map[kinds.History]map[types.UID]int64
 }
 
 func newOwnerIndex() ownerIndex {
 	return ownerIndex{
 		parent:  map[types.UID]ObjectRef{},
 		current: map[types.UID]int64{},
-		newest:  map[history]map[types.UID]int64{replicaSetHistory: {}, controllerRevisionHistory: {}},
+		newest:  map[kinds.History]map[types.UID]int64{kinds.ReplicaSetHistory: {}, kinds.ControllerRevisionHistory: {}},
 	}
 }
 
 // note records one listed object. Only kinds that own others keep a parent entry.
-func (x ownerIndex) note(self, owner ObjectRef, hasOwner bool, info objectInfo) {
-	if info.ownerRevision != 0 {
-		x.current[self.UID] = info.ownerRevision
+func (x ownerIndex) note(k *kinds.Kind, self, owner ObjectRef, hasOwner bool, info kinds.Info) {
+	if info.CurrentRevision != 0 {
+		x.current[self.UID] = info.CurrentRevision
 	}
 	if !hasOwner {
 		return
 	}
-	switch info.kind {
-	case "ReplicaSet", "Job":
+	if k.IntermediateOwner {
 		x.parent[self.UID] = owner
 	}
-	if info.history != noHistory && info.revision > x.newest[info.history][owner.UID] {
-		x.newest[info.history][owner.UID] = info.revision
+	if info.History != kinds.NoHistory && info.Revision > x.newest[info.History][owner.UID] {
+		x.newest[info.History][owner.UID] = info.Revision
 	}
 }
 
@@ -154,7 +84,7 @@ func (x ownerIndex) chain(owner ObjectRef) []ObjectRef {
 type pending struct {
 	owner    ObjectRef
 	hasOwner bool
-	history  history
+	history  kinds.History
 	active   bool
 	revision int64
 }
@@ -166,6 +96,12 @@ func (s *scan) resolve() []Reference {
 	for i := range s.found {
 		p := &s.pending[i]
 		if !p.hasOwner {
+			// An object another takes its pod template from (a Deployment named by an
+			// Argo Rollout's workloadRef) counts as owned by it.
+			r := &s.found[i]
+			if u, ok := s.templateUsers[r.Object.Kind+"/"+r.Object.Namespace+"/"+r.Object.Name]; ok {
+				r.Owners = []ObjectRef{u}
+			}
 			continue
 		}
 		chain, ok := chains[p.owner]
@@ -186,20 +122,20 @@ func (s *scan) resolve() []Reference {
 // ReplicaSet that still runs pods), rollback-target for older entries; role otherwise.
 func (x ownerIndex) historyRole(p *pending, role Role) Role {
 	switch p.history {
-	case replicaSetHistory:
+	case kinds.ReplicaSetHistory:
 		if p.active {
 			return RoleLive
 		}
 		cur, ok := x.current[p.owner.UID]
 		if !ok {
-			cur = x.newest[replicaSetHistory][p.owner.UID]
+			cur = x.newest[kinds.ReplicaSetHistory][p.owner.UID]
 		}
 		if p.revision == cur {
 			return RoleLive
 		}
 		return RoleRollbackTarget
-	case controllerRevisionHistory:
-		if p.revision == x.newest[controllerRevisionHistory][p.owner.UID] {
+	case kinds.ControllerRevisionHistory:
+		if p.revision == x.newest[kinds.ControllerRevisionHistory][p.owner.UID] {
 			return RoleLive
 		}
 		return RoleRollbackTarget

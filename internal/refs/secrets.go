@@ -66,7 +66,11 @@ func (e existence) mark(refs []Reference, q Query) []string {
 		if r.File != "" {
 			continue
 		}
-		r.Dangling = !e[existenceKey(r.Object.Namespace, r.Secret)]
+		ns := r.SecretNamespace
+		if ns == "" {
+			ns = "*" // resolves in any namespace: dangling only when no namespace has it
+		}
+		r.Dangling = !e[existenceKey(ns, r.Secret)]
 		if !e[existenceKey("*", r.Secret)] {
 			missing[r.Secret] = true
 		}

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/secretref"
 )
 
@@ -36,16 +37,14 @@ const AnnotationPrefix = "previous-version.rotor.dev/"
 // AnnotationKey is the "came from" annotation of fam on a re-pointed object.
 func AnnotationKey(fam string) string { return AnnotationPrefix + family.LabelValue(fam) }
 
-// Resources maps the kinds rotor re-points to their API resources.
-var Resources = map[string]schema.GroupVersionResource{
-	"Deployment":     {Group: "apps", Version: "v1", Resource: "deployments"},
-	"StatefulSet":    {Group: "apps", Version: "v1", Resource: "statefulsets"},
-	"DaemonSet":      {Group: "apps", Version: "v1", Resource: "daemonsets"},
-	"CronJob":        {Group: "batch", Version: "v1", Resource: "cronjobs"},
-	"Job":            {Group: "batch", Version: "v1", Resource: "jobs"},
-	"ServiceAccount": {Version: "v1", Resource: "serviceaccounts"},
-	"Ingress":        {Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"},
-	"Rollout":        {Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"},
+// resource is the API resource of a kind rotor re-points (kinds.Patch in the
+// registry).
+func resource(kind string) (schema.GroupVersionResource, error) {
+	k := kinds.Lookup(kind)
+	if k == nil || k.Repoint != kinds.Patch {
+		return schema.GroupVersionResource{}, fmt.Errorf("rotor cannot re-point a %s", kind)
+	}
+	return k.GVR(), nil
 }
 
 // Target is one object to re-point.
@@ -57,8 +56,11 @@ func (t Target) String() string { return t.Kind + "/" + t.Name }
 
 // Change is one reference that moves.
 type Change struct {
-	Path     string
-	Pointer  string
+	Path    string
+	Pointer string
+	// Prefix is text the field holds before the name ("namespace/" in an annotation
+	// value); the field changes from Prefix+From to Prefix+To.
+	Prefix   string
 	From, To string
 	Keys     []string
 	Optional bool
@@ -90,9 +92,9 @@ type Repointer struct {
 
 // Get reads a target.
 func (r *Repointer) Get(ctx context.Context, t Target) (*unstructured.Unstructured, error) {
-	gvr, ok := Resources[t.Kind]
-	if !ok {
-		return nil, fmt.Errorf("rotor cannot re-point a %s", t.Kind)
+	gvr, err := resource(t.Kind)
+	if err != nil {
+		return nil, err
 	}
 	return r.Dynamic.Resource(gvr).Namespace(t.Namespace).Get(ctx, t.Name, metav1.GetOptions{})
 }
@@ -104,7 +106,7 @@ func Plan(obj *unstructured.Unstructured, fam, to string) *Result {
 		Target:   Target{Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName()},
 		Recorded: obj.GetAnnotations()[AnnotationKey(fam)],
 	}
-	secretref.Tree(obj.GetKind(), secretref.MapNode(obj.Object), func(ref secretref.Ref) bool {
+	kinds.Walk(obj.GetKind(), secretref.MapNode(obj.Object), func(ref secretref.Ref) bool {
 		if _, ok := family.ParseIn(fam, ref.Name); !ok || ref.Pointer == "" {
 			return true
 		}
@@ -112,7 +114,8 @@ func Plan(obj *unstructured.Unstructured, fam, to string) *Result {
 			res.Previous = ref.Name
 		}
 		if ref.Name != to {
-			res.Changes = append(res.Changes, Change{Path: ref.Path, Pointer: ref.Pointer, From: ref.Name, To: to, Keys: ref.Keys, Optional: ref.Optional})
+			res.Changes = append(res.Changes, Change{Path: ref.Path, Pointer: ref.Pointer, Prefix: ref.Prefix, From: ref.Name, To: to,
+				Keys: ref.Keys, Optional: ref.Optional})
 		}
 		return true
 	})
@@ -138,9 +141,9 @@ type Options struct {
 // Apply re-points t: every reference to a version of fam names to afterwards. It
 // re-reads and re-plans when the object changed under the patch.
 func (r *Repointer) Apply(ctx context.Context, t Target, fam, to string, o Options) (*Result, error) {
-	gvr, ok := Resources[t.Kind]
-	if !ok {
-		return nil, fmt.Errorf("rotor cannot re-point a %s", t.Kind)
+	gvr, err := resource(t.Kind)
+	if err != nil {
+		return nil, err
 	}
 	attempts := r.Attempts
 	if attempts <= 0 {
@@ -212,7 +215,7 @@ type op struct {
 func Patch(obj *unstructured.Unstructured, plan *Result, fam string, o Options) ([]byte, error) {
 	var ops []op
 	for _, c := range plan.Changes {
-		ops = append(ops, op{Op: "test", Path: c.Pointer, Value: c.From}, op{Op: "replace", Path: c.Pointer, Value: c.To})
+		ops = append(ops, op{Op: "test", Path: c.Pointer, Value: c.Prefix + c.From}, op{Op: "replace", Path: c.Pointer, Value: c.Prefix + c.To})
 	}
 	key := AnnotationKey(fam)
 	_, present := obj.GetAnnotations()[key]
@@ -235,7 +238,4 @@ func Patch(obj *unstructured.Unstructured, plan *Result, fam string, o Options) 
 	return json.Marshal(ops)
 }
 
-// escape escapes a JSON pointer segment (RFC 6901).
-func escape(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
-}
+func escape(s string) string { return secretref.EscapePointer(s) }

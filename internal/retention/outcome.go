@@ -61,6 +61,9 @@ const (
 	KeptRollbackTarget Outcome = "kept: rollback target"
 	KeptCronJob        Outcome = "kept: CronJob retention"
 	KeptInManifests    Outcome = "kept: in manifests"
+	// KeptRotation: a rotation that has not finished names it (from, to or green): it
+	// may still move consumers to it, or back to it.
+	KeptRotation Outcome = "kept: rotation in progress"
 	// KeptUnverified: the scan could not read everything, so no absence is proven.
 	KeptUnverified Outcome = "kept: not fully checked"
 	// KeptChanged: the Secret changed, or a reference appeared, after the plan was made.

@@ -5,22 +5,11 @@ import (
 	"fmt"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/refs"
 	"github.com/rotor-project/rotor/internal/repoint"
 )
-
-// readResources are the kinds a consumer can be, for reading (re-pointable kinds plus
-// bare Pods).
-var readResources = func() map[string]schema.GroupVersionResource {
-	m := map[string]schema.GroupVersionResource{"Pod": {Version: "v1", Resource: "pods"}}
-	for k, v := range repoint.Resources {
-		m[k] = v
-	}
-	return m
-}()
 
 // RefsFinder finds consumers with the reference engine: the objects behind every live
 // reference to a version of the family, resolved to what can be re-pointed (a Pod's
@@ -43,14 +32,18 @@ func (f RefsFinder) Consumers(ctx context.Context, namespace, fam string) ([]Con
 		}
 		return nil, fmt.Errorf("cannot see every consumer of %q, so nothing was changed: not checked: %s", fam, strings.Join(parts, ", "))
 	}
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	var out []Consumer
 	add := func(c Consumer) {
 		key := c.Kind + "/" + c.Namespace + "/" + c.Name
-		if !seen[key] {
-			seen[key] = true
-			out = append(out, c)
+		if i, ok := seen[key]; ok {
+			if out[i].Judged == nil {
+				out[i].Judged = c.Judged
+			}
+			return
 		}
+		seen[key] = len(out)
+		out = append(out, c)
 	}
 	for _, r := range res.References {
 		if r.Role != refs.RoleLive || r.File != "" {
@@ -63,45 +56,57 @@ func (f RefsFinder) Consumers(ctx context.Context, namespace, fam string) ([]Con
 			add(c)
 		}
 	}
-	return out, nil
+	// An object judged through another (a Rollout whose workloadRef names a
+	// Deployment) is consumed through that one: the Deployment is re-pointed.
+	judged := map[string]bool{}
+	for _, c := range out {
+		if c.Judged != nil {
+			judged[c.Judged.Kind+"/"+c.Judged.Namespace+"/"+c.Judged.Name] = true
+		}
+	}
+	kept := out[:0]
+	for _, c := range out {
+		if !judged[c.Kind+"/"+c.Namespace+"/"+c.Name] {
+			kept = append(kept, c)
+		}
+	}
+	return kept, nil
 }
 
-// consumersOf maps a live reference to the objects that own its spec: the workload
-// behind a Pod, a Job that is still running (reported, not patched), the object itself.
+// consumersOf maps a live reference to the objects that own its spec, as the kinds
+// registry says: the workload behind a Pod (its owners that are consumers), the object
+// itself for every other consumer kind, nothing for revision history. An immutable
+// consumer (a running Job, a bare Pod, a StorageClass) is reported, not patched.
 func consumersOf(r refs.Reference) []Consumer {
 	obj := r.Object
-	target := func(o refs.ObjectRef) Consumer {
-		return Consumer{Target: repoint.Target{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}}
-	}
-	switch obj.Kind {
-	case "Pod":
-		var out []Consumer
-		for _, o := range r.Owners {
-			switch o.Kind {
-			case "Job":
-				c := target(o)
-				c.Running = true
-				out = append(out, c)
-			case "Deployment", "StatefulSet", "DaemonSet", "CronJob", "Rollout":
-				out = append(out, target(o))
-			}
-		}
-		if len(r.Owners) == 0 {
-			c := target(obj)
-			c.Bare = true
-			out = append(out, c)
-		}
-		return out
-	case "Job":
-		c := target(obj)
-		c.Running = true
-		return []Consumer{c}
-	case "ReplicaSet", "ControllerRevision", "ReplicationController":
-		// A live ReplicaSet belongs to a Deployment found through its own template.
+	k := kinds.Lookup(obj.Kind)
+	if k == nil || !k.Consumer() {
 		return nil
 	}
-	if _, ok := repoint.Resources[obj.Kind]; ok {
-		return []Consumer{target(obj)}
+	if k.FromOwner && len(r.Owners) > 0 {
+		var out []Consumer
+		for _, o := range r.Owners {
+			if ok := kinds.Lookup(o.Kind); ok != nil && ok.Consumer() {
+				out = append(out, consumer(o, ok, nil))
+			}
+		}
+		return out
 	}
-	return nil
+	return []Consumer{consumer(obj, k, r.Owners)}
+}
+
+// consumer is the Consumer of object o of kind k. An object whose owner takes its
+// template from it (a Deployment named by a Rollout's workloadRef) is judged by that
+// owner.
+func consumer(o refs.ObjectRef, k *kinds.Kind, owners []refs.ObjectRef) Consumer {
+	c := Consumer{Target: repoint.Target{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}}
+	if k.Repoint == kinds.Immutable {
+		c.Immutable, c.Note = true, k.Effect
+	}
+	for _, own := range owners {
+		if ok := kinds.Lookup(own.Kind); ok != nil && ok.TemplateFrom != nil {
+			c.Judged = &repoint.Target{Kind: own.Kind, Namespace: own.Namespace, Name: own.Name}
+		}
+	}
+	return c
 }

@@ -24,6 +24,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/internal/kinds"
+	"github.com/rotor-project/rotor/internal/managedby"
 	"github.com/rotor-project/rotor/internal/repoint"
 )
 
@@ -34,10 +36,25 @@ const Latest = "latest"
 type Consumer struct {
 	repoint.Target
 	Labels map[string]string
-	// Running is set for a Job that has not finished: its pod template is immutable.
-	Running bool
-	// Bare is set for a Pod no controller owns: its spec is immutable.
-	Bare bool
+	// Immutable is set for a consumer whose references cannot change (a running Job, a
+	// Pod no controller owns, a StorageClass): reported with Note, never patched.
+	Immutable bool
+	// Note says why an immutable consumer cannot change and what to do.
+	Note string
+	// Judged, when set, is the object whose rollout shows this consumer's re-point:
+	// the Argo Rollout whose workloadRef takes its pod template from this Deployment.
+	Judged *repoint.Target
+	// ManagedBy is the tool that owns the consumer's desired state (Argo CD, Flux,
+	// Helm), read from the live object while planning; nil when none.
+	ManagedBy *managedby.Owner
+}
+
+// Health is the object to wait for after re-pointing the consumer.
+func (c Consumer) Health() repoint.Target {
+	if c.Judged != nil {
+		return *c.Judged
+	}
+	return c.Target
 }
 
 // ConsumerFinder finds the live consumers of any version of a family.
@@ -59,6 +76,9 @@ type Request struct {
 	Selector labels.Selector
 	// Workloads narrows consumers to these kind/name pairs; empty selects all.
 	Workloads []repoint.Target
+	// AllowDrift re-points consumers another tool manages (Argo CD, Flux, Helm), which
+	// that tool will revert; without it such consumers refuse the rotation.
+	AllowDrift bool
 }
 
 // Item is the plan for one consumer.
@@ -77,6 +97,9 @@ type Item struct {
 	UID        string
 	Annotation string
 	Current    string
+	// Drift is set when the consumer is managed by another tool and re-pointed anyway
+	// (Request.AllowDrift): what the owner is, for the record.
+	Drift string
 }
 
 // Plan is what a rotation will do.
@@ -166,7 +189,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 	targets := map[string]*corev1.Secret{} // namespace/name → Secret (nil: missing)
 	for _, c := range consumers {
 		to := req.To
-		if to == "" && req.Back && !c.Bare && !c.Running {
+		if to == "" && req.Back && !c.Immutable {
 			obj, err := pl.Repointer.Get(ctx, c.Target)
 			if err != nil {
 				return nil, fmt.Errorf("reading %s: %w", c.Target, err)
@@ -214,6 +237,15 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
+		if o := item.Consumer.ManagedBy; o != nil && !item.Skip && len(item.Changes) > 0 {
+			if !req.AllowDrift {
+				problems = append(problems, fmt.Sprintf("%s in namespace %q is managed by %s: %s",
+					c.Target, c.Namespace, o, o.Remedy("--allow-drift")))
+				continue
+			}
+			item.Drift = o.String()
+			item.Note = joinNote(item.Note, "managed by "+o.String()+": re-pointed live (--allow-drift), it will revert this unless its source changes")
+		}
 		for _, ch := range item.Changes {
 			for _, k := range ch.Keys {
 				if _, ok := secret.Data[k]; !ok && !ch.Optional {
@@ -242,36 +274,42 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 
 func (pl *Planner) item(ctx context.Context, c Consumer, fam, to string) (Item, error) {
 	item := Item{Consumer: c, To: to}
-	switch {
-	case c.Bare:
-		item.Skip, item.Note = true, "a Pod without a controller cannot be re-pointed (its spec is immutable): recreate it"
-		return item, nil
-	case c.Running:
-		item.Skip, item.Note = true, "a running Job's pod template is immutable: it keeps the old version until it finishes"
+	if c.Immutable {
+		item.Skip, item.Note = true, c.Note
 		return item, nil
 	}
 	obj, err := pl.Repointer.Get(ctx, c.Target)
 	if err != nil {
 		return item, fmt.Errorf("reading %s: %w", c.Target, err)
 	}
+	item.Consumer.Labels = obj.GetLabels()
+	item.Consumer.ManagedBy = managedby.Detect(obj.GetLabels(), obj.GetAnnotations())
 	res := repoint.Plan(obj, fam, to)
 	item.Changes = res.Changes
 	item.UID, item.Annotation, item.Current = string(obj.GetUID()), res.Recorded, res.Previous
 	if res.Unchanged() {
 		item.Current = to
 	}
-	switch c.Kind {
-	case "Deployment", "StatefulSet", "DaemonSet", "Rollout":
-		item.Rolls = true
-	case "CronJob":
-		item.Note = "takes effect at its next run"
-	case "ServiceAccount", "Ingress":
-		item.Note = "takes effect at once"
+	if k := kinds.Lookup(c.Kind); k != nil {
+		item.Rolls = k.Rolls || c.Judged != nil
+		if !item.Rolls {
+			item.Note = k.Effect
+		}
+	}
+	if c.Judged != nil {
+		item.Note = "judged by " + c.Judged.String() + ", which takes its pod template from it"
 	}
 	if res.Unchanged() {
 		item.Note = "already on " + to
 	}
 	return item, nil
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // inScope keeps the consumers that match --workload and -l; labels are read from the
@@ -284,7 +322,11 @@ func (pl *Planner) inScope(ctx context.Context, cs []Consumer, req Request) ([]C
 		}
 		if req.Selector != nil && !req.Selector.Empty() {
 			if c.Labels == nil {
-				obj, err := pl.Dynamic.Resource(readResources[c.Kind]).Namespace(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
+				k := kinds.Lookup(c.Kind)
+				if k == nil {
+					return nil, fmt.Errorf("reading %s: rotor does not know the kind %s", c.Target, c.Kind)
+				}
+				obj, err := pl.Dynamic.Resource(k.GVR()).Namespace(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
 				if err != nil {
 					return nil, fmt.Errorf("reading %s: %w", c.Target, err)
 				}

@@ -69,11 +69,11 @@ func TestConsumersOf(t *testing.T) {
 		var out []string
 		for _, c := range cs {
 			s := c.Kind + "/" + c.Name
-			if c.Running {
-				s += " running"
+			if c.Immutable {
+				s += " immutable"
 			}
-			if c.Bare {
-				s += " bare"
+			if c.Judged != nil {
+				s += " judged by " + c.Judged.String()
 			}
 			out = append(out, s)
 		}
@@ -86,8 +86,14 @@ func TestConsumersOf(t *testing.T) {
 	}{
 		{"a Deployment's pod is its Deployment", refs.Reference{Object: obj("Pod", "web-1"), Owners: []refs.ObjectRef{obj("ReplicaSet", "web-abc"), obj("Deployment", "web")}}, []string{"Deployment/web"}},
 		{"a StatefulSet's pod is its StatefulSet", refs.Reference{Object: obj("Pod", "db-0"), Owners: []refs.ObjectRef{obj("StatefulSet", "db")}}, []string{"StatefulSet/db"}},
-		{"a CronJob's running pod is its running Job and the CronJob", refs.Reference{Object: obj("Pod", "r-1"), Owners: []refs.ObjectRef{obj("Job", "r-123"), obj("CronJob", "r")}}, []string{"Job/r-123 running", "CronJob/r"}},
-		{"a pod nobody owns cannot be re-pointed", refs.Reference{Object: obj("Pod", "lonely")}, []string{"Pod/lonely bare"}},
+		{"a CronJob's running pod is its running Job and the CronJob", refs.Reference{Object: obj("Pod", "r-1"), Owners: []refs.ObjectRef{obj("Job", "r-123"), obj("CronJob", "r")}}, []string{"Job/r-123 immutable", "CronJob/r"}},
+		{"a pod nobody owns cannot be re-pointed", refs.Reference{Object: obj("Pod", "lonely")}, []string{"Pod/lonely immutable"}},
+		{"a Rollout's pod is its Rollout", refs.Reference{Object: obj("Pod", "ro-1"), Owners: []refs.ObjectRef{obj("ReplicaSet", "ro-abc"), obj("Rollout", "ro")}}, []string{"Rollout/ro"}},
+		{"a Deployment a Rollout takes its template from is re-pointed and judged by the Rollout",
+			refs.Reference{Object: obj("Deployment", "tmpl"), Owners: []refs.ObjectRef{obj("Rollout", "ro")}}, []string{"Deployment/tmpl judged by Rollout/ro"}},
+		{"a StorageClass's parameters are immutable", refs.Reference{Object: refs.ObjectRef{Kind: "StorageClass", Name: "fast"}}, []string{"StorageClass/fast immutable"}},
+		{"a Gateway is its own consumer", refs.Reference{Object: obj("Gateway", "gw")}, []string{"Gateway/gw"}},
+		{"an old ControllerRevision is history, not a consumer", refs.Reference{Object: obj("ControllerRevision", "db-1"), Owners: []refs.ObjectRef{obj("StatefulSet", "db")}}, nil},
 		{"a live ReplicaSet is found through its Deployment", refs.Reference{Object: obj("ReplicaSet", "web-abc"), Owners: []refs.ObjectRef{obj("Deployment", "web")}}, nil},
 		{"a ServiceAccount is its own consumer", refs.Reference{Object: obj("ServiceAccount", "puller")}, []string{"ServiceAccount/puller"}},
 		{"an ExternalSecret produces the Secret; it does not consume it", refs.Reference{Object: obj("ExternalSecret", "es")}, nil},

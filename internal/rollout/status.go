@@ -7,11 +7,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/ptr"
 
 	"github.com/rotor-project/rotor/internal/family"
-	"github.com/rotor-project/rotor/internal/health"
+	"github.com/rotor-project/rotor/internal/kinds"
+	"github.com/rotor-project/rotor/internal/managedby"
 	"github.com/rotor-project/rotor/internal/secretref"
 )
 
@@ -41,6 +42,8 @@ type ConsumerStatus struct {
 	Done bool `json:"done"`
 	// Note explains consumers without pods of their own (CronJob, ServiceAccount…).
 	Note string `json:"note,omitempty"`
+	// ManagedBy is the tool that owns the consumer (Argo CD, Flux, Helm), if any.
+	ManagedBy string `json:"managedBy,omitempty"`
 }
 
 // Status is every consumer of a family.
@@ -53,8 +56,9 @@ type Status struct {
 
 // StatusReader reads the mixed state of a family's consumers.
 type StatusReader struct {
-	Client kubernetes.Interface
-	Finder ConsumerFinder
+	Client  kubernetes.Interface
+	Dynamic dynamic.Interface
+	Finder  ConsumerFinder
 }
 
 // Read returns the state of every consumer of fam in namespace ("" for all).
@@ -93,47 +97,46 @@ func (s *StatusReader) Read(ctx context.Context, namespace, fam string) (*Status
 
 func (s *StatusReader) consumer(ctx context.Context, c Consumer, fam string) (ConsumerStatus, error) {
 	cs := ConsumerStatus{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name, Pods: []VersionPods{}}
-	specVersions := func(spec *corev1.PodSpec) {
-		seen := map[string]bool{}
-		secretref.PodSpec("spec", spec, func(r secretref.Ref) bool {
-			if _, ok := family.ParseIn(fam, r.Name); ok && !seen[r.Name] {
-				seen[r.Name] = true
-				cs.Spec = append(cs.Spec, r.Name)
-			}
-			return true
-		})
+	k := kinds.Lookup(c.Kind)
+	if k == nil || c.Immutable {
+		return specOnly(c, k, cs), nil
 	}
-	var selector *metav1.LabelSelector
-	var state health.State
-	var uid string
-	apps := s.Client.AppsV1()
-	switch c.Kind {
-	case "Deployment":
-		d, err := apps.Deployments(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
-		if err != nil {
-			return cs, err
-		}
-		specVersions(&d.Spec.Template.Spec)
-		selector, state, cs.Desired, uid = d.Spec.Selector, health.Deployment(d), ptr.Deref(d.Spec.Replicas, 1), string(d.UID)
-	case "StatefulSet":
-		d, err := apps.StatefulSets(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
-		if err != nil {
-			return cs, err
-		}
-		specVersions(&d.Spec.Template.Spec)
-		selector, state, cs.Desired, uid = d.Spec.Selector, health.StatefulSet(d), ptr.Deref(d.Spec.Replicas, 1), string(d.UID)
-	case "DaemonSet":
-		d, err := apps.DaemonSets(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
-		if err != nil {
-			return cs, err
-		}
-		specVersions(&d.Spec.Template.Spec)
-		selector, state, cs.Desired, uid = d.Spec.Selector, health.DaemonSet(d), d.Status.DesiredNumberScheduled, string(d.UID)
-	default:
-		return specOnly(c, cs), nil
+	obj, err := s.Dynamic.Resource(k.GVR()).Namespace(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
+	if err != nil {
+		return cs, err
 	}
-	cs.Phase = state.Message
-	sel, err := metav1.LabelSelectorAsSelector(selector)
+	if o := managedby.Detect(obj.GetLabels(), obj.GetAnnotations()); o != nil {
+		cs.ManagedBy = o.String()
+	}
+	seen := map[string]bool{}
+	k.Walk(secretref.MapNode(obj.Object), func(r secretref.Ref) bool {
+		if _, ok := family.ParseIn(fam, r.Name); ok && !seen[r.Name] {
+			seen[r.Name] = true
+			cs.Spec = append(cs.Spec, r.Name)
+		}
+		return true
+	})
+	// The object whose pods show the version: itself, or the Rollout judging it.
+	hk, hobj := k, obj
+	if c.Judged != nil {
+		if hk = kinds.Lookup(c.Judged.Kind); hk == nil {
+			return cs, fmt.Errorf("%s is judged by a %s, which rotor does not know", c.Target, c.Judged.Kind)
+		}
+		if hobj, err = s.Dynamic.Resource(hk.GVR()).Namespace(c.Judged.Namespace).Get(ctx, c.Judged.Name, metav1.GetOptions{}); err != nil {
+			return cs, err
+		}
+		cs.Note = "pods of " + c.Judged.String() + ", which takes its pod template from it"
+	}
+	if !hk.Rolls || hk.Pods == nil {
+		return specOnly(c, k, cs), nil
+	}
+	var opts kinds.JudgeOptions
+	if c.Judged != nil {
+		opts.TemplateGeneration = obj.GetGeneration()
+	}
+	state := hk.Judge(hobj, opts)
+	cs.Phase, cs.Desired = state.Message, kinds.DesiredPods(hobj)
+	sel, err := hk.Pods(hobj)
 	if err != nil {
 		return cs, err
 	}
@@ -141,18 +144,17 @@ func (s *StatusReader) consumer(ctx context.Context, c Consumer, fam string) (Co
 	if err != nil {
 		return cs, err
 	}
-	// A pod belongs to the consumer through its controller: the StatefulSet or
-	// DaemonSet itself, or one of the Deployment's ReplicaSets.
+	// A pod belongs to the consumer through its controller: the object itself, or one
+	// of its ReplicaSets (a Deployment's, a Rollout's).
+	uid := string(hobj.GetUID())
 	owners := map[string]bool{uid: true}
-	if c.Kind == "Deployment" {
-		rss, err := apps.ReplicaSets(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-		if err != nil {
-			return cs, err
-		}
-		for _, rs := range rss.Items {
-			if ref := metav1.GetControllerOf(&rs); ref != nil && string(ref.UID) == uid {
-				owners[string(rs.UID)] = true
-			}
+	rss, err := s.Client.AppsV1().ReplicaSets(c.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return cs, err
+	}
+	for _, rs := range rss.Items {
+		if ref := metav1.GetControllerOf(&rs); ref != nil && string(ref.UID) == uid {
+			owners[string(rs.UID)] = true
 		}
 	}
 	counts := map[string]*VersionPods{}
@@ -199,18 +201,17 @@ func (s *StatusReader) consumer(ctx context.Context, c Consumer, fam string) (Co
 	return cs, nil
 }
 
-// specOnly covers consumers that have no pods of their own to count.
-func specOnly(c Consumer, cs ConsumerStatus) ConsumerStatus {
+// specOnly covers consumers that have no pods of their own to count: the registry's
+// Effect says when they take a version.
+func specOnly(c Consumer, k *kinds.Kind, cs ConsumerStatus) ConsumerStatus {
 	cs.Done, cs.Phase = true, "n/a"
 	switch {
-	case c.Bare:
-		cs.Note, cs.Done, cs.Phase = "a Pod without a controller: recreate it to change versions", false, ""
-	case c.Running:
-		cs.Note = "a running Job: keeps its version until it finishes"
-	case c.Kind == "CronJob":
-		cs.Note = "takes its version at the next run"
-	default:
-		cs.Note = "takes its version at once"
+	case c.Immutable && c.Kind == "Pod":
+		cs.Note, cs.Done, cs.Phase = c.Note, false, ""
+	case c.Immutable:
+		cs.Note = c.Note
+	case k != nil:
+		cs.Note = k.Effect
 	}
 	return cs
 }

@@ -82,6 +82,9 @@ type Action struct {
 	RequeueAfter time.Duration
 	// Reason says why, in words (what an ActWait waits for, why a rotation finishes).
 	Reason string
+	// Moved marks an ActFail after a write that may have changed some consumers: it
+	// always rolls back (unless the rotation says not to).
+	Moved bool
 }
 
 // Writes reports whether the action changes the cluster.

@@ -124,9 +124,13 @@ func TestDecide(t *testing.T) {
 		{"a green whose pods crash fails the step", bluegreen(withGreen, func(r *v1alpha1.SecretRotation) { r.Status.StepStarted = at(0) }),
 			with(cluster(v1, 2, true, 2), func(o *Observation) { o.Green[0].Problem = "CrashLoopBackOff" }), Action{Type: ActFail, Failure: &v1alpha1.Failure{Object: "Deployment/web-rotor-green", Reason: "CrashLoopBackOff"}}},
 		{"a healthy step is recorded so its pause can be timed", bluegreen(withGreen, func(r *v1alpha1.SecretRotation) { r.Status.StepStarted = at(0) }), cluster(v1, 2, true, 2), Action{Type: ActMark, Mark: MarkStepHealthy}},
-		{"the pause waits for what is left of it", bluegreen(withGreen, func(r *v1alpha1.SecretRotation) { r.Status.StepStarted, r.Status.StepHealthy = at(-20*time.Second), at(-20*time.Second) }),
+		{"the pause waits for what is left of it", bluegreen(withGreen, func(r *v1alpha1.SecretRotation) {
+			r.Status.StepStarted, r.Status.StepHealthy = at(-20*time.Second), at(-20*time.Second)
+		}),
 			cluster(v1, 2, true, 2), Action{Type: ActWait, RequeueAfter: 40 * time.Second}},
-		{"after the pause a step without gates advances", bluegreen(withGreen, func(r *v1alpha1.SecretRotation) { r.Status.StepStarted, r.Status.StepHealthy = at(-2*time.Minute), at(-2*time.Minute) }),
+		{"after the pause a step without gates advances", bluegreen(withGreen, func(r *v1alpha1.SecretRotation) {
+			r.Status.StepStarted, r.Status.StepHealthy = at(-2*time.Minute), at(-2*time.Minute)
+		}),
 			cluster(v1, 2, true, 2), Action{Type: ActAdvance}},
 		{"a green deleted by someone mid-rotation is created again", bluegreen(withGreen), cluster(v1, 4, true, -1), Action{Type: ActCreateGreen, Consumers: []int{0}, Green: []int{0}}},
 		{"the last step returns blue to full size on the new version", bluegreen(withGreen, func(r *v1alpha1.SecretRotation) { r.Status.Step = 1 }), cluster(v1, 2, true, 2), Action{Type: ActRepoint, Step: 1, Consumers: []int{0}}},

@@ -25,6 +25,9 @@ type Driver struct {
 	By string
 }
 
+// fallbackWait bounds a wait for the cluster to change.
+const fallbackWait = 5 * time.Second
+
 // ErrPaused is returned by Run for a rotation left waiting (spec.paused, or a decision
 // without Decide).
 var ErrPaused = errors.New("the rotation is paused")
@@ -77,10 +80,13 @@ func (d *Driver) Run(ctx context.Context, rot *v1alpha1.SecretRotation, abort <-
 		if rot.Status.Phase == v1alpha1.Paused && res.RequeueAfter == 0 {
 			return rot, ErrPaused
 		}
-		var timer <-chan time.Time
-		if res.RequeueAfter > 0 {
-			timer = e.Clock.After(res.RequeueAfter)
+		// A watch event normally wakes the driver; the timer is the safety net for one
+		// that was missed (a watch re-opened while the API server was away).
+		wait := res.RequeueAfter
+		if wait <= 0 || wait > fallbackWait {
+			wait = fallbackWait
 		}
+		timer := e.Clock.After(wait)
 		select {
 		case <-ctx.Done():
 			return rot, context.Cause(ctx)

@@ -176,7 +176,7 @@ func (e *Engine) write(ctx context.Context, rot *v1alpha1.SecretRotation, a Acti
 		next.Status.Message = fmt.Sprintf("rolling back (%s): %v; retrying", failureText(next.Status.Failure), doErr)
 		res.Wait, res.RequeueAfter = true, time.Second
 	default:
-		fail := Action{Type: ActFail, Failure: &v1alpha1.Failure{Reason: doErr.Error()}}
+		fail := Action{Type: ActFail, Failure: &v1alpha1.Failure{Reason: doErr.Error()}, Moved: true}
 		e.emit(next, "", "FAILED: %s", doErr)
 		applyStatus(next, fail, Observation{Now: t, Consumers: obs.Consumers, Missing: obs.Missing})
 		e.gates.cancel(next)

@@ -10,12 +10,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/health"
+	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/repoint"
 )
 
@@ -102,7 +102,7 @@ func (e *Engine) observeConsumer(ctx context.Context, rot *v1alpha1.SecretRotati
 	if !c.Rolls || !forward {
 		return oc, nil
 	}
-	state, selector, err := judge(obj)
+	state, selector, err := e.judge(ctx, rot, c, obj)
 	if err != nil {
 		return oc, err
 	}
@@ -131,7 +131,7 @@ func (e *Engine) observeGreen(ctx context.Context, rot *v1alpha1.SecretRotation,
 	if !forward || og.Deleting {
 		return og, nil
 	}
-	og.Health = health.Deployment(d)
+	og.Health = kinds.DeploymentState(d)
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
 		return og, err
@@ -172,35 +172,33 @@ func (e *Engine) podProblem(ctx context.Context, namespace string, sel labels.Se
 	return "", nil
 }
 
-// judge is a workload's rollout state and pod selector (nil for kinds without pods of
-// their own to judge).
-func judge(obj *unstructured.Unstructured) (health.State, labels.Selector, error) {
-	var sel *metav1.LabelSelector
-	var st health.State
-	switch obj.GetKind() {
-	case "Deployment":
-		var d appsv1.Deployment
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &d); err != nil {
-			return st, nil, err
+// judge is a consumer's rollout state and pod selector, by its kind's judge in the
+// registry: its own, or that of the object it is judged by (an Argo Rollout whose
+// workloadRef takes its template from the consumer).
+func (e *Engine) judge(ctx context.Context, rot *v1alpha1.SecretRotation, c v1alpha1.ConsumerStatus, obj *unstructured.Unstructured) (kinds.State, labels.Selector, error) {
+	target, opts := obj, kinds.JudgeOptions{}
+	if j := c.Judge; j != nil {
+		t := repoint.Target{Kind: j.Kind, Namespace: rot.Namespace, Name: j.Name}
+		err := e.Retry.Do(ctx, func(ctx context.Context) error {
+			var err error
+			target, err = e.Repointer.Get(ctx, t)
+			return err
+		})
+		if err != nil {
+			return kinds.State{}, nil, fmt.Errorf("reading %s, which judges %s/%s: %w", t, c.Kind, c.Name, err)
 		}
-		st, sel = health.Deployment(&d), d.Spec.Selector
-	case "StatefulSet":
-		var s appsv1.StatefulSet
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &s); err != nil {
-			return st, nil, err
-		}
-		st, sel = health.StatefulSet(&s), s.Spec.Selector
-	case "DaemonSet":
-		var d appsv1.DaemonSet
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &d); err != nil {
-			return st, nil, err
-		}
-		st, sel = health.DaemonSet(&d), d.Spec.Selector
-	default:
-		return health.State{Done: true, Message: "takes its version at once"}, nil, nil
+		opts.TemplateGeneration = obj.GetGeneration()
 	}
-	s, err := metav1.LabelSelectorAsSelector(sel)
-	return st, s, err
+	k := kinds.Lookup(target.GetKind())
+	if k == nil || k.Judge == nil {
+		return kinds.State{Done: true, Message: "takes its version at once"}, nil, nil
+	}
+	st := k.Judge(target, opts)
+	if k.Pods == nil {
+		return st, nil, nil
+	}
+	sel, err := k.Pods(target)
+	return st, sel, err
 }
 
 // versionsNamed are the versions of fam an object names, distinct, in order.

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
+	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/internal/rollout"
 )
@@ -56,7 +57,10 @@ func SetPlan(rot *v1alpha1.SecretRotation, p *rollout.Plan) {
 	for _, it := range p.Items {
 		c := v1alpha1.ConsumerStatus{
 			Kind: it.Consumer.Kind, Name: it.Consumer.Name, To: it.To, Skip: it.Skip, Note: it.Note, Rolls: it.Rolls,
-			APIVersion: apiVersionOf(it.Consumer.Kind), UID: it.UID, PreviousAnnotation: it.Annotation,
+			APIVersion: apiVersionOf(it.Consumer.Kind), UID: it.UID, PreviousAnnotation: it.Annotation, Drift: it.Drift,
+		}
+		if j := it.Consumer.Judged; j != nil {
+			c.Judge = &v1alpha1.WorkloadRef{Kind: j.Kind, Name: j.Name}
 		}
 		if len(it.Changes) > 0 {
 			c.From = it.Changes[0].From
@@ -82,11 +86,8 @@ func SetPlan(rot *v1alpha1.SecretRotation, p *rollout.Plan) {
 
 // apiVersionOf is the apiVersion of a consumer kind, for the journal.
 func apiVersionOf(kind string) string {
-	if gvr, ok := repoint.Resources[kind]; ok {
-		return gvr.GroupVersion().String()
-	}
-	if kind == "Pod" {
-		return "v1"
+	if k := kinds.Lookup(kind); k != nil {
+		return k.APIVersion()
 	}
 	return ""
 }
@@ -108,7 +109,7 @@ func NewRollback(of *v1alpha1.SecretRotation, by string, t time.Time) *v1alpha1.
 			continue
 		}
 		rot.Status.Consumers = append(rot.Status.Consumers, v1alpha1.ConsumerStatus{
-			Kind: c.Kind, APIVersion: c.APIVersion, Name: c.Name, UID: c.UID, From: c.To, To: c.From, Rolls: c.Rolls,
+			Kind: c.Kind, APIVersion: c.APIVersion, Name: c.Name, UID: c.UID, From: c.To, To: c.From, Rolls: c.Rolls, Judge: c.Judge, Drift: c.Drift,
 		})
 		targets[c.From] = true
 	}

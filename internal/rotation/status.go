@@ -95,7 +95,7 @@ func applyStatus(rot *v1alpha1.SecretRotation, a Action, o Observation) {
 	case ActFail:
 		st.Failure = a.Failure
 		st.Message = failureText(a.Failure)
-		if rot.Spec.NoRollback || rot.Spec.Action == v1alpha1.ActionRollback || st.Repointed == nil && len(st.Green) == 0 && nothingMoved(rot, o) {
+		if rot.Spec.NoRollback || rot.Spec.Action == v1alpha1.ActionRollback || st.Repointed == nil && len(st.Green) == 0 && !a.Moved && nothingMoved(rot, o) {
 			st.Phase = v1alpha1.Failed
 			st.Finished = now(t)
 			switch {

@@ -40,6 +40,14 @@ func (n mapNode) Items() []Node {
 	return out
 }
 
+func (n mapNode) Keys() []string {
+	m, ok := n.v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	return sortedKeys(m)
+}
+
 func (n mapNode) Str() (string, bool) { s, ok := n.v.(string); return s, ok }
 
 func (n mapNode) Bool() (bool, bool) { b, ok := n.v.(bool); return b, ok }
@@ -96,6 +104,17 @@ func (y yamlNode) Items() []Node {
 	out := make([]Node, len(y.n.Content))
 	for i, c := range y.n.Content {
 		out[i] = yamlNode{n: resolveAlias(c)}
+	}
+	return out
+}
+
+func (y yamlNode) Keys() []string {
+	if y.n == nil || y.n.Kind != yaml.MappingNode {
+		return nil
+	}
+	out := make([]string, 0, len(y.n.Content)/2)
+	for i := 0; i+1 < len(y.n.Content); i += 2 {
+		out = append(out, y.n.Content[i].Value)
 	}
 	return out
 }

@@ -12,6 +12,9 @@ type Node interface {
 	Get(key string) (Node, bool)
 	// Items returns a sequence's elements; nil for anything else.
 	Items() []Node
+	// Keys returns a mapping's keys (sorted for maps, in document order for YAML); nil
+	// for anything else.
+	Keys() []string
 	// Str returns a string scalar.
 	Str() (string, bool)
 	// Bool returns a boolean scalar.
@@ -22,62 +25,50 @@ type Node interface {
 	Line() int
 }
 
-// Tree walks a JSON-like object of kind (Pod, Deployment, …, ServiceAccount, Ingress,
-// ExternalSecret, Rollout). Unknown kinds have no references.
-func Tree(kind string, obj Node, visit Visitor) {
-	switch kind {
-	case "ServiceAccount":
-		treeNameList("secrets", obj, ServiceAccountSecret, visit)
-		treeNameList("imagePullSecrets", obj, ImagePullSecret, visit)
-	case "Ingress":
-		spec, _ := obj.Get("spec")
-		for i, tls := range items(spec, "tls") {
-			if n, ok := str(tls, "secretName"); ok {
-				if !emit(visit, Ref{Path: indexPath("spec", "tls", i) + ".secretName", Name: n, Style: IngressTLS,
-					Pointer: pointer("spec", "tls", i, "secretName")}, tls, "secretName") {
-					return
-				}
-			}
-		}
-	case "ExternalSecret":
-		externalSecret(obj, visit)
-	default:
-		prefix, ok := PodSpecPrefix[kind]
+// Walker walks the places of one shape of object in a JSON-like tree (the whole
+// object). It returns false when the visitor stopped the walk.
+type Walker func(obj Node, visit Visitor) bool
+
+// PodSpecAt walks the pod spec found at the dotted path prefix
+// ("spec.template.spec").
+func PodSpecAt(prefix string) Walker {
+	path := strings.Split(prefix, ".")
+	return func(obj Node, visit Visitor) bool {
+		spec, ok := digNode(obj, path...)
 		if !ok {
-			return
+			return true
 		}
-		spec, ok := digNode(obj, strings.Split(prefix, ".")...)
-		if !ok {
-			return
-		}
-		TreePodSpec(prefix, spec, visit)
+		return TreePodSpec(prefix, spec, visit)
 	}
 }
 
-// externalSecret reports the Secret an External Secrets Operator ExternalSecret
-// writes: spec.target.name, which defaults to the ExternalSecret's own name.
-func externalSecret(obj Node, visit Visitor) {
-	if target, ok := digNode(obj, "spec", "target"); ok {
-		if n, ok := str(target, "name"); ok && n != "" {
-			emit(visit, Ref{Path: "spec.target.name", Name: n, Style: ExternalSecretTarget, Pointer: "/spec/target/name"}, target, "name")
-			return
+// AnnotationsAt walks the well-known annotations of the metadata at the dotted path
+// prefix ("metadata", "spec.template.metadata").
+func AnnotationsAt(prefix string) Walker {
+	path := append(strings.Split(prefix, "."), "annotations")
+	return func(obj Node, visit Visitor) bool {
+		ann, ok := digNode(obj, path...)
+		if !ok {
+			return true
 		}
-	}
-	if meta, ok := obj.Get("metadata"); ok {
-		if n, ok := str(meta, "name"); ok {
-			// Not rewritable in place: the target follows the object's name.
-			visit(Ref{Path: "metadata.name", Name: n, Style: ExternalSecretTarget})
-		}
-	}
-}
-
-func treeNameList(field string, obj Node, style Style, visit Visitor) {
-	for i, it := range items(obj, field) {
-		if n, ok := str(it, "name"); ok && n != "" {
-			if !emit(visit, Ref{Path: indexPath("", field, i)[1:], Name: n, Style: style, Pointer: pointer("", field, i, "name")}, it, "name") {
-				return
+		for _, key := range WellKnownAnnotations {
+			v, ok := ann.Get(key)
+			if !ok {
+				continue
+			}
+			s, ok := v.Str()
+			if !ok {
+				continue
+			}
+			r, ok := annotationRef(prefix, key, s)
+			if !ok {
+				continue
+			}
+			if !emit(visit, r, ann, key) {
+				return false
 			}
 		}
+		return true
 	}
 }
 
@@ -147,6 +138,20 @@ func TreePodSpec(prefix string, spec Node, visit Visitor) bool {
 				}
 			}
 		}
+		for _, src := range volumeSources {
+			parent, ok := digNode(v, append([]string{src.field}, src.path[:len(src.path)-1]...)...)
+			if !ok {
+				continue
+			}
+			last := src.path[len(src.path)-1]
+			if n, ok := str(parent, last); ok && n != "" {
+				segs := append([]any{"volumes", vi, src.field}, toAny(src.path)...)
+				if !emit(visit, Ref{Path: vp + "." + src.field + volumeRefSuffix(src.path), Name: n, Style: src.style,
+					Pointer: pointer(prefix, segs...)}, parent, last) {
+					return false
+				}
+			}
+		}
 	}
 	for i, s := range items(spec, "imagePullSecrets") {
 		if n, ok := str(s, "name"); ok && n != "" {
@@ -181,6 +186,9 @@ func items(n Node, field string) []Node {
 }
 
 func str(n Node, field string) (string, bool) {
+	if n == nil {
+		return "", false
+	}
 	v, ok := n.Get(field)
 	if !ok {
 		return "", false

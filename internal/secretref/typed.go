@@ -3,64 +3,16 @@ package secretref
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// Object walks a typed object. It supports Pod, PodTemplate, Deployment, ReplicaSet,
-// StatefulSet, DaemonSet, Job, CronJob, ReplicationController, ControllerRevision
-// (read only: its data is decoded, so Set on its references changes a copy),
-// ServiceAccount and Ingress. Other types are an error.
-func Object(obj runtime.Object, visit Visitor) error {
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		PodSpec("spec", &o.Spec, visit)
-	case *corev1.PodTemplate:
-		PodSpec("template.spec", &o.Template.Spec, visit)
-	case *appsv1.Deployment:
-		PodSpec("spec.template.spec", &o.Spec.Template.Spec, visit)
-	case *appsv1.ReplicaSet:
-		PodSpec("spec.template.spec", &o.Spec.Template.Spec, visit)
-	case *appsv1.StatefulSet:
-		PodSpec("spec.template.spec", &o.Spec.Template.Spec, visit)
-	case *appsv1.DaemonSet:
-		PodSpec("spec.template.spec", &o.Spec.Template.Spec, visit)
-	case *batchv1.Job:
-		PodSpec("spec.template.spec", &o.Spec.Template.Spec, visit)
-	case *batchv1.CronJob:
-		PodSpec("spec.jobTemplate.spec.template.spec", &o.Spec.JobTemplate.Spec.Template.Spec, visit)
-	case *corev1.ReplicationController:
-		if o.Spec.Template != nil {
-			PodSpec("spec.template.spec", &o.Spec.Template.Spec, visit)
-		}
-	case *appsv1.ControllerRevision:
-		return controllerRevision(o, visit)
-	case *corev1.ServiceAccount:
-		serviceAccount(o, visit)
-	case *networkingv1.Ingress:
-		for i := range o.Spec.TLS {
-			tls := &o.Spec.TLS[i]
-			if tls.SecretName == "" {
-				continue
-			}
-			if !visit(Ref{Path: indexPath("spec", "tls", i) + ".secretName", Name: tls.SecretName, Style: IngressTLS,
-				Pointer: pointer("spec", "tls", i, "secretName"), set: func(n string) { tls.SecretName = n }}) {
-				return nil
-			}
-		}
-	default:
-		return fmt.Errorf("secretref: unsupported type %T", obj)
-	}
-	return nil
-}
-
-// controllerRevision decodes the pod template a StatefulSet or DaemonSet revision
-// stores (a patch of the owner's spec) and walks it as a tree.
-func controllerRevision(cr *appsv1.ControllerRevision, visit Visitor) error {
+// ControllerRevision decodes the pod template a StatefulSet or DaemonSet revision
+// stores (a patch of the owner's spec) and walks it as a tree (read only: Set changes
+// a decoded copy).
+func ControllerRevision(cr *appsv1.ControllerRevision, visit Visitor) error {
 	raw := cr.Data.Raw
 	if len(raw) == 0 && cr.Data.Object != nil {
 		b, err := json.Marshal(cr.Data.Object)
@@ -84,27 +36,43 @@ func controllerRevision(cr *appsv1.ControllerRevision, visit Visitor) error {
 	return nil
 }
 
-func serviceAccount(sa *corev1.ServiceAccount, visit Visitor) {
-	for i := range sa.Secrets {
-		s := &sa.Secrets[i]
-		if s.Name == "" {
+// Annotations walks the well-known annotations of a typed object's annotations (or a
+// pod template's) whose field path is prefix ("metadata" or
+// "spec.template.metadata"). Set writes into the map.
+func Annotations(prefix string, ann map[string]string, visit Visitor) bool {
+	if len(ann) == 0 {
+		return true
+	}
+	for _, key := range WellKnownAnnotations {
+		v, ok := ann[key]
+		if !ok {
 			continue
 		}
-		if !visit(Ref{Path: indexPath("", "secrets", i)[1:], Name: s.Name, Style: ServiceAccountSecret,
-			Pointer: pointer("", "secrets", i, "name"), set: func(n string) { s.Name = n }}) {
-			return
-		}
-	}
-	for i := range sa.ImagePullSecrets {
-		s := &sa.ImagePullSecrets[i]
-		if s.Name == "" {
+		r, ok := annotationRef(prefix, key, v)
+		if !ok {
 			continue
 		}
-		if !visit(Ref{Path: indexPath("", "imagePullSecrets", i)[1:], Name: s.Name, Style: ImagePullSecret,
-			Pointer: pointer("", "imagePullSecrets", i, "name"), set: func(n string) { s.Name = n }}) {
-			return
+		r.set = func(n string) { ann[key] = n }
+		if !visit(r) {
+			return false
 		}
 	}
+	return true
+}
+
+// annotationRef reads "name" or "namespace/name".
+func annotationRef(prefix, key, value string) (Ref, bool) {
+	if value == "" {
+		return Ref{}, false
+	}
+	r := Ref{Path: keyPath(prefix, "annotations", key), Name: value, Style: Annotation, Pointer: pointer(prefix, "annotations", key)}
+	for i := 0; i < len(value); i++ {
+		if value[i] == '/' {
+			r.Namespace, r.Name, r.Prefix = value[:i], value[i+1:], value[:i+1]
+			break
+		}
+	}
+	return r, r.Name != ""
 }
 
 // container is the part of a container, init container or ephemeral container that
@@ -128,6 +96,39 @@ func containersOf(spec *corev1.PodSpec) []container {
 		cs = append(cs, container{"ephemeralContainers", c.Name, i, c.Env, c.EnvFrom})
 	}
 	return cs
+}
+
+// typedVolumeNames returns, for each entry of volumeSources, the address of the
+// Secret name the volume's source holds (nil when the volume is not of that source or
+// names no Secret).
+func typedVolumeNames(v *corev1.Volume) [8]*string {
+	var out [8]*string
+	s := v.VolumeSource
+	if s.CSI != nil && s.CSI.NodePublishSecretRef != nil {
+		out[0] = &s.CSI.NodePublishSecretRef.Name
+	}
+	if s.CephFS != nil && s.CephFS.SecretRef != nil {
+		out[1] = &s.CephFS.SecretRef.Name
+	}
+	if s.RBD != nil && s.RBD.SecretRef != nil {
+		out[2] = &s.RBD.SecretRef.Name
+	}
+	if s.ISCSI != nil && s.ISCSI.SecretRef != nil {
+		out[3] = &s.ISCSI.SecretRef.Name
+	}
+	if s.FlexVolume != nil && s.FlexVolume.SecretRef != nil {
+		out[4] = &s.FlexVolume.SecretRef.Name
+	}
+	if s.AzureFile != nil {
+		out[5] = &s.AzureFile.SecretName
+	}
+	if s.ScaleIO != nil && s.ScaleIO.SecretRef != nil {
+		out[6] = &s.ScaleIO.SecretRef.Name
+	}
+	if s.StorageOS != nil && s.StorageOS.SecretRef != nil {
+		out[7] = &s.StorageOS.SecretRef.Name
+	}
+	return out
 }
 
 // PodSpec walks a typed pod spec whose field path is prefix. It returns false when
@@ -189,6 +190,17 @@ func PodSpec(prefix string, spec *corev1.PodSpec, visit Visitor) bool {
 				}
 			}
 		}
+		for k, name := range typedVolumeNames(v) {
+			if name == nil || *name == "" {
+				continue
+			}
+			src := volumeSources[k]
+			segs := append([]any{"volumes", i, src.field}, toAny(src.path)...)
+			if !visit(Ref{Path: vp + "." + src.field + volumeRefSuffix(src.path), Name: *name, Style: src.style,
+				Pointer: pointer(prefix, segs...), set: func(n string) { *name = n }}) {
+				return false
+			}
+		}
 	}
 	for i := range spec.ImagePullSecrets {
 		s := &spec.ImagePullSecrets[i]
@@ -203,6 +215,18 @@ func PodSpec(prefix string, spec *corev1.PodSpec, visit Visitor) bool {
 	return true
 }
 
+// volumeRefSuffix is the path of a volume source's reference as reported:
+// ".nodePublishSecretRef" for csi, ".secretName" for azureFile.
+func volumeRefSuffix(path []string) string { return "." + path[0] }
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
 func isTrue(b *bool) bool { return b != nil && *b }
 
 func itemKeys(items []corev1.KeyToPath) []string {
@@ -214,4 +238,14 @@ func itemKeys(items []corev1.KeyToPath) []string {
 		keys = append(keys, it.Key)
 	}
 	return keys
+}
+
+// sortedKeys returns a map's keys in order, for a stable walk.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/rotor-project/rotor/internal/gate"
+	"github.com/rotor-project/rotor/internal/kinds"
 )
 
 // Event reasons, one per failing phase.
@@ -29,15 +30,10 @@ func reasonFor(p gate.Phase) string {
 	return ReasonError
 }
 
-var apiVersions = map[string]string{
-	"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "ReplicaSet": "apps/v1",
-	"CronJob": "batch/v1", "Job": "batch/v1", "Pod": "v1", "ServiceAccount": "v1",
-}
-
 // event records a Warning Event on one consumer, so `kubectl describe` and
 // `kubectl get events` show the failure next to the workload.
 func (e *Engine) event(ctx context.Context, c gate.Workload, sum *Summary, msg string, now time.Time) error {
-	uid := e.uid(ctx, c)
+	apiVersion, uid := e.identify(ctx, c)
 	if len(msg) > 1024 {
 		msg = msg[:1021] + "..."
 	}
@@ -48,7 +44,7 @@ func (e *Engine) event(ctx context.Context, c gate.Workload, sum *Summary, msg s
 			Labels:       map[string]string{"app.kubernetes.io/managed-by": "rotor"},
 		},
 		InvolvedObject: corev1.ObjectReference{
-			Kind: c.Kind, APIVersion: apiVersions[c.Kind], Namespace: c.Namespace, Name: c.Name, UID: uid,
+			Kind: c.Kind, APIVersion: apiVersion, Namespace: c.Namespace, Name: c.Name, UID: uid,
 		},
 		Reason:              reasonFor(sum.Result.Phase),
 		Message:             msg,
@@ -65,30 +61,20 @@ func (e *Engine) event(ctx context.Context, c gate.Workload, sum *Summary, msg s
 	return err
 }
 
-// uid looks the consumer up, so the Event is attached to this object and not to a
-// later one of the same name; an unknown kind or a failed lookup leaves it empty.
-func (e *Engine) uid(ctx context.Context, c gate.Workload) types.UID {
-	var obj metav1.Object
-	var err error
-	opts := metav1.GetOptions{}
-	switch c.Kind {
-	case "Deployment":
-		obj, err = e.Client.AppsV1().Deployments(c.Namespace).Get(ctx, c.Name, opts)
-	case "StatefulSet":
-		obj, err = e.Client.AppsV1().StatefulSets(c.Namespace).Get(ctx, c.Name, opts)
-	case "DaemonSet":
-		obj, err = e.Client.AppsV1().DaemonSets(c.Namespace).Get(ctx, c.Name, opts)
-	case "CronJob":
-		obj, err = e.Client.BatchV1().CronJobs(c.Namespace).Get(ctx, c.Name, opts)
-	case "Job":
-		obj, err = e.Client.BatchV1().Jobs(c.Namespace).Get(ctx, c.Name, opts)
-	case "Pod":
-		obj, err = e.Client.CoreV1().Pods(c.Namespace).Get(ctx, c.Name, opts)
-	default:
-		return ""
+// identify returns the consumer's apiVersion (from the kinds registry) and UID, looked
+// up so the Event is attached to this object and not to a later one of the same name.
+// An unknown kind or a failed lookup leaves what is not known empty.
+func (e *Engine) identify(ctx context.Context, c gate.Workload) (string, types.UID) {
+	k := kinds.Lookup(c.Kind)
+	if k == nil {
+		return "", ""
 	}
+	if e.Dynamic == nil {
+		return k.APIVersion(), ""
+	}
+	obj, err := e.Dynamic.Resource(k.GVR()).Namespace(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
 	if err != nil {
-		return ""
+		return k.APIVersion(), ""
 	}
-	return obj.GetUID()
+	return obj.GetAPIVersion(), obj.GetUID()
 }

@@ -13,16 +13,25 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/analysis"
 	"github.com/rotor-project/rotor/internal/gate"
 	"github.com/rotor-project/rotor/internal/notify"
-	"github.com/rotor-project/rotor/internal/record"
 )
 
-// Watch phases stored in record.Watch.Phase. Running means a watch owns the window
+// Journal is where rotations are recorded (journal.Store).
+type Journal interface {
+	List(ctx context.Context, namespace, family string) ([]*v1alpha1.SecretRotation, error)
+	Get(ctx context.Context, namespace, name string) (*v1alpha1.SecretRotation, error)
+	Update(ctx context.Context, rot *v1alpha1.SecretRotation) (*v1alpha1.SecretRotation, error)
+}
+
+// Watch phases stored in status.watch.phase. Running means a watch owns the window
 // (or was interrupted and may resume it); the others are how it ended.
 const (
 	PhaseRunning = "Running"
@@ -30,17 +39,20 @@ const (
 
 // Engine runs watches.
 type Engine struct {
-	Client  kubernetes.Interface
-	Records *record.Store
+	Client kubernetes.Interface
+	// Dynamic looks up the UID of each consumer an Event goes to, whatever its kind.
+	Dynamic dynamic.Interface
+	Records Journal
 	Clock   clock.Clock
 	// FindConsumers finds the family's consumers when no rotation record names them.
 	// Nil: without a record there is no one to send Events to.
 	FindConsumers func(ctx context.Context, namespace, family string) ([]gate.Workload, error)
 	// Notify sends the failure message; nil sends nothing.
 	Notify func(ctx context.Context, m notify.Message) error
-	// Rollback moves every consumer back to the previous version; called on Failed or
-	// Inconclusive when Request.RollbackOnFailure is set.
-	Rollback func(ctx context.Context) error
+	// Rollback reverses the watched rotation (nil without one) if it is still the
+	// current one; called on Failed or Inconclusive when Request.RollbackOnFailure is
+	// set.
+	Rollback func(ctx context.Context, watched *v1alpha1.SecretRotation) error
 }
 
 // Request is one watch.
@@ -94,21 +106,21 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 		clk = clock.RealClock{}
 	}
 	sum := &Summary{Family: req.Family, Namespace: req.Namespace}
-	rec, err := e.Records.Latest(ctx, req.Namespace, req.Family)
+	rec, err := latest(ctx, e.Records, req.Namespace, req.Family)
 	if err != nil {
-		return nil, fmt.Errorf("reading the rotation record of %q: %w", req.Family, err)
+		return nil, fmt.Errorf("reading the rotation journal of %q: %w", req.Family, err)
 	}
 	now := clk.Now()
 	sum.Window = analysis.Window{Start: now, End: now.Add(req.Duration)}
 	if rec != nil {
-		sum.Recorded, sum.Version = true, rec.To
-		if w := rec.Watch; w != nil && w.Phase == PhaseRunning && w.Analysis == req.Identity && w.Duration == req.Duration.String() && now.Before(w.Started.Add(req.Duration)) {
-			sum.Window = analysis.Window{Start: w.Started, End: w.Started.Add(req.Duration)}
+		sum.Recorded, sum.Version = true, rec.Status.TargetVersion
+		if w := rec.Status.Watch; w != nil && w.Phase == PhaseRunning && w.Analysis == req.Identity && w.Duration == req.Duration.String() && now.Before(w.Started.Add(req.Duration)) {
+			sum.Window = analysis.Window{Start: w.Started.Time, End: w.Started.Add(req.Duration)}
 			sum.Resumed = true
 		} else {
 			start := now
-			if err := e.Records.Update(ctx, rec, func(r *record.Record) {
-				r.Watch = &record.Watch{Started: start, Duration: req.Duration.String(), Analysis: req.Identity, Phase: PhaseRunning}
+			if err := update(ctx, e.Records, rec, func(r *v1alpha1.SecretRotation) {
+				r.Status.Watch = &v1alpha1.WatchStatus{Started: metav1.NewTime(start), Duration: req.Duration.String(), Analysis: req.Identity, Phase: PhaseRunning}
 			}); err != nil {
 				return nil, fmt.Errorf("recording the watch window on %s: %w", rec.Name, err)
 			}
@@ -124,9 +136,9 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 	}
 	if rec != nil {
 		phase := string(sum.Result.Phase)
-		if err := e.Records.Update(ctx, rec, func(r *record.Record) {
-			if r.Watch != nil && r.Watch.Analysis == req.Identity {
-				r.Watch.Phase = phase
+		if err := update(ctx, e.Records, rec, func(r *v1alpha1.SecretRotation) {
+			if r.Status.Watch != nil && r.Status.Watch.Analysis == req.Identity {
+				r.Status.Watch.Phase = phase
 			}
 		}); err != nil {
 			sum.EventErrors = append(sum.EventErrors, fmt.Sprintf("recording the watch's end on %s: %v", rec.Name, err))
@@ -139,11 +151,11 @@ func (e *Engine) Run(ctx context.Context, req Request) (*Summary, error) {
 	return sum, nil
 }
 
-func (e *Engine) act(ctx context.Context, req Request, rec *record.Record, sum *Summary, clk clock.Clock) {
+func (e *Engine) act(ctx context.Context, req Request, rec *v1alpha1.SecretRotation, sum *Summary, clk clock.Clock) {
 	var consumers []gate.Workload
 	switch {
 	case rec != nil:
-		for _, c := range rec.Consumers {
+		for _, c := range rec.Status.Consumers {
 			consumers = append(consumers, gate.Workload{Kind: c.Kind, Namespace: req.Namespace, Name: c.Name})
 		}
 	case e.FindConsumers != nil:
@@ -171,7 +183,7 @@ func (e *Engine) act(ctx context.Context, req Request, rec *record.Record, sum *
 		}
 	}
 	if req.RollbackOnFailure && e.Rollback != nil && (sum.Result.Phase == gate.Failed || sum.Result.Phase == gate.Inconclusive) {
-		if err := e.Rollback(ctx); err != nil {
+		if err := e.Rollback(ctx, rec); err != nil {
 			sum.RollbackError = err.Error()
 		} else {
 			sum.RolledBack = true
@@ -187,4 +199,34 @@ func failureText(sum *Summary) string {
 	}
 	return fmt.Sprintf("rotor watch: analysis of %s in %s %s (version %s, window started %s): %s",
 		sum.Family, sum.Namespace, sum.Result.Phase, v, sum.Window.Start.UTC().Format(time.RFC3339), sum.Result.Message)
+}
+
+// latest is the newest rotation of fam in namespace, or nil.
+func latest(ctx context.Context, j Journal, namespace, fam string) (*v1alpha1.SecretRotation, error) {
+	all, err := j.List(ctx, namespace, fam)
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	return all[len(all)-1], nil
+}
+
+// update applies mutate to the stored rotation, re-reading on conflict.
+func update(ctx context.Context, j Journal, rot *v1alpha1.SecretRotation, mutate func(*v1alpha1.SecretRotation)) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var cur *v1alpha1.SecretRotation
+		if cur, err = j.Get(ctx, rot.Namespace, rot.Name); err != nil {
+			return err
+		}
+		mutate(cur)
+		var saved *v1alpha1.SecretRotation
+		if saved, err = j.Update(ctx, cur); err == nil {
+			*rot = *saved
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
 }

@@ -17,7 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/test/clusterenv"
 	"github.com/rotor-project/rotor/test/promenv"
@@ -163,9 +163,8 @@ func assertRolledBackOnErrors(t *testing.T, r result, ns, v1 string) {
 	if got := templateSecrets(t, ns, "web"); got[0] != v1 {
 		t.Errorf("web names %v after the automatic rollback, want %s", got, v1)
 	}
-	recs, err := (&record.Store{Client: clusterenv.Client(t)}).List(context.Background(), ns, "app")
-	if err != nil || len(recs) != 1 || recs[0].Phase != record.RolledBack || !strings.Contains(recs[0].Message, "error-rate") {
-		t.Errorf("records = %+v (%v); want one RolledBack record naming error-rate", recs, err)
+	if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.RolledBack || !strings.Contains(recs[0].Status.Message, "error-rate") {
+		t.Errorf("journals = %+v; want one RolledBack rotation naming error-rate", recs)
 	}
 }
 
@@ -284,9 +283,8 @@ func TestRolloutAnalysisHealthyRolloutCompletes(t *testing.T) {
 			if got := templateSecrets(t, ns, "web"); got[0] != v2 {
 				t.Errorf("web names %v, want %s", got, v2)
 			}
-			recs, err := (&record.Store{Client: clusterenv.Client(t)}).List(context.Background(), ns, "app")
-			if err != nil || len(recs) != 1 || recs[0].Phase != record.Succeeded {
-				t.Errorf("records = %+v (%v); want one Succeeded", recs, err)
+			if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.Succeeded {
+				t.Errorf("journals = %+v; want one Succeeded", recs)
 			}
 		})
 	}
@@ -365,9 +363,8 @@ func TestRolloutAnalysisBlueGreenStopsAtTheStepWhereErrorsBegin(t *testing.T) {
 	if _, err := c.AppsV1().Deployments(ns).Get(context.Background(), rollout.GreenName("web"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("green copy still exists: %v", err)
 	}
-	recs, err := (&record.Store{Client: c}).List(context.Background(), ns, "app")
-	if err != nil || len(recs) != 1 || recs[0].Phase != record.RolledBack || !strings.Contains(recs[0].Message, "error-rate") {
-		t.Errorf("records = %+v (%v); want one RolledBack record naming error-rate", recs, err)
+	if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.RolledBack || !strings.Contains(recs[0].Status.Message, "error-rate") {
+		t.Errorf("journals = %+v; want one RolledBack rotation naming error-rate", recs)
 	}
 	waitAvailable(t, c, ns, "web")
 }
@@ -464,9 +461,8 @@ func TestRolloutAnalysisVerdictsWithoutAScrapeRollBack(t *testing.T) {
 			if got := templateSecrets(t, ns, "web"); got[0] != v1 {
 				t.Errorf("web names %v after the automatic rollback, want %s", got, v1)
 			}
-			recs, err := (&record.Store{Client: clusterenv.Client(t)}).List(context.Background(), ns, "app")
-			if err != nil || len(recs) != 1 || recs[0].Phase != record.RolledBack {
-				t.Errorf("records = %+v (%v); want one RolledBack", recs, err)
+			if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.RolledBack {
+				t.Errorf("journals = %+v; want one RolledBack", recs)
 			}
 		})
 	}

@@ -12,7 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/internal/journal"
 	"github.com/rotor-project/rotor/test/clusterenv"
 )
 
@@ -130,4 +132,14 @@ func keyRefDeployment(name, secret, key string) *appsv1.Deployment {
 	d.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{
 		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key}}}}
 	return d
+}
+
+// journals are the rotations of fam in ns, oldest first.
+func journals(t *testing.T, ns, fam string) []*v1alpha1.SecretRotation {
+	t.Helper()
+	rots, err := (&journal.Store{Client: clusterenv.Client(t)}).List(context.Background(), ns, fam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rots
 }

@@ -17,7 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/test/clusterenv"
 )
@@ -60,8 +60,9 @@ func rotorBinary(t *testing.T) string {
 
 // TestRolloutKilledMidwayConvergesWhenRunAgain kills a blue-green rollout with SIGKILL
 // while green runs half the replicas, checks that nothing points at a missing Secret,
-// then runs the same command again: it takes over the expired lock, marks the dead
-// run's record, reuses green, and converges.
+// then runs the same command again: it takes over the lock once the dead run stopped
+// renewing it, resumes the dead run's rotation from its journal, reuses green, and
+// converges; the one journal ends Succeeded.
 func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
@@ -70,7 +71,7 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 	createDeployment(t, ns, deployment("web", v1, 4))
 	bin := rotorBinary(t)
 	args := []string{"--kubeconfig", clusterenv.Kubeconfig(t), "rollout", "app", "-n", ns, "--to", v2, "--yes",
-		"--strategy", "bluegreen", "--steps", "50,100", "--lease-duration", "2s"}
+		"--strategy", "bluegreen", "--steps", "50,100", "--lease-duration", "5s"}
 
 	first := exec.Command(bin, append(args, "--pause", "1m")...)
 	var firstErr bytes.Buffer
@@ -95,8 +96,6 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 			}
 		}
 	}
-	time.Sleep(2500 * time.Millisecond) // the dead run's lock expires
-
 	again := exec.Command(bin, append(args, "--pause", "200ms")...)
 	var out, errOut bytes.Buffer
 	again.Stdout, again.Stderr = &out, &errOut
@@ -118,12 +117,8 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 		t.Fatalf("green copy left behind: %v", err)
 	}
 	waitAvailable(t, c, ns, "web")
-	recs, err := (&record.Store{Client: c}).List(ctx, ns, "app")
-	if err != nil || len(recs) != 2 {
-		t.Fatalf("records: %v, %v", recs, err)
-	}
-	if recs[0].Phase != record.Failed || !strings.Contains(recs[0].Message, "interrupted") || recs[1].Phase != record.Succeeded {
-		t.Fatalf("records: first %s %q, second %s", recs[0].Phase, recs[0].Message, recs[1].Phase)
+	if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.Succeeded {
+		t.Fatalf("journals: %+v; want the one rotation, resumed and Succeeded", recs)
 	}
 	leases, _ := c.CoordinationV1().Leases(ns).List(ctx, metav1.ListOptions{})
 	if len(leases.Items) != 0 {
@@ -141,7 +136,7 @@ func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
 	d.Spec.MinReadySeconds = 3 // a slow rollout, so the kill lands mid-way
 	createDeployment(t, ns, d)
 	bin := rotorBinary(t)
-	args := []string{"--kubeconfig", clusterenv.Kubeconfig(t), "rollout", "app", "-n", ns, "--to", v2, "--yes", "--lease-duration", "2s"}
+	args := []string{"--kubeconfig", clusterenv.Kubeconfig(t), "rollout", "app", "-n", ns, "--to", v2, "--yes", "--lease-duration", "5s"}
 	first := exec.Command(bin, args...)
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
@@ -152,7 +147,6 @@ func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
 	})
 	_ = first.Process.Signal(syscall.SIGKILL)
 	_ = first.Wait()
-	time.Sleep(2500 * time.Millisecond)
 	again := exec.Command(bin, args...)
 	out, err := again.CombinedOutput()
 	if err != nil {
@@ -202,5 +196,8 @@ func TestCtrlCDuringABlueGreenStepAbortsCleanly(t *testing.T) {
 	}
 	if l, _ := c.CoordinationV1().Leases(ns).List(ctx, metav1.ListOptions{}); len(l.Items) != 0 {
 		t.Fatal("the lock was not released")
+	}
+	if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.Aborted {
+		t.Fatalf("journals: %+v; want one Aborted rotation", recs)
 	}
 }

@@ -17,7 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
-	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/test/clusterenv"
 )
@@ -120,9 +120,8 @@ func TestRolloutRollingMovesEveryConsumerKind(t *testing.T) {
 	if after := snapshotDeployment(t, ns, "unrelated"); after != unrelatedBefore {
 		t.Error("a consumer of another family was changed")
 	}
-	recs, err := (&record.Store{Client: c}).List(ctx, ns, "app")
-	if err != nil || len(recs) != 1 || recs[0].Phase != record.Succeeded || recs[0].To != v2 || len(recs[0].Consumers) != 6 {
-		t.Fatalf("records = %+v, %v; want one Succeeded record of 6 consumers to %s", recs, err, v2)
+	if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.Succeeded || recs[0].Status.TargetVersion != v2 || len(recs[0].Status.Consumers) != 6 {
+		t.Fatalf("journals = %+v; want one Succeeded rotation of 6 consumers to %s", recs, v2)
 	}
 }
 
@@ -154,9 +153,8 @@ func TestRolloutOfACrashingVersionRollsBackAutomatically(t *testing.T) {
 		p := podsByVersion(t, ns, "app")
 		return p[v1] == 3 && p[v2] == 0
 	})
-	recs, _ := (&record.Store{Client: c}).List(context.Background(), ns, "app")
-	if len(recs) != 1 || recs[0].Phase != record.RolledBack || !strings.Contains(recs[0].Message, "CrashLoopBackOff") {
-		t.Fatalf("record = %+v, want RolledBack naming the crash", recs)
+	if recs := journals(t, ns, "app"); len(recs) != 1 || recs[0].Status.Phase != v1alpha1.RolledBack || !strings.Contains(recs[0].Status.Message, "CrashLoopBackOff") {
+		t.Fatalf("journals = %+v, want RolledBack naming the crash", recs)
 	}
 }
 
@@ -306,15 +304,18 @@ func TestRollbackReturnsToThePreviousVersionAndIsRefusedWhenItWasDeleted(t *test
 	if got := templateSecrets(t, ns, "web"); got[0] != v1 {
 		t.Fatalf("after rollback web names %v, want %s", got, v1)
 	}
-	// Forward again, then delete v1: a rollback to it must be refused, changing nothing.
-	if r := run(t, nil, "", "rollback", "app", "-n", ns, "--yes"); r.Code != 0 {
-		t.Fatalf("second rollback (forward): %+v", r)
+	// A second rollback does nothing: the journal says the rollout was reversed.
+	before := snapshot(t, ns)
+	if r := run(t, nil, "", "rollback", "app", "-n", ns, "--yes"); r.Code != 0 || !strings.Contains(r.Stdout, "nothing to do") || !strings.Contains(r.Stdout, "already rolled back") {
+		t.Fatalf("second rollback: %+v", r)
 	}
-	if got := templateSecrets(t, ns, "web"); got[0] != v2 {
-		t.Fatalf("after the second rollback web names %v, want %s", got, v2)
+	assertUnchanged(t, ns, before)
+	// Forward again, then delete v1: a rollback to it must be refused, changing nothing.
+	if r := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes"); r.Code != 0 {
+		t.Fatalf("rollout again: %+v", r)
 	}
 	mustDo(t, func() error { return c.CoreV1().Secrets(ns).Delete(context.Background(), v1, metav1.DeleteOptions{}) })
-	before := snapshot(t, ns)
+	before = snapshot(t, ns)
 	r = run(t, nil, "", "rollback", "app", "-n", ns, "--yes")
 	if r.Code == 0 || !strings.Contains(r.Stderr, "cannot roll back to "+v1+": it no longer exists") {
 		t.Fatalf("rollback to a deleted version: %+v", r)

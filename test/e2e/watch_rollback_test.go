@@ -8,7 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/test/clusterenv"
 	"github.com/rotor-project/rotor/test/promenv"
 )
@@ -39,9 +39,9 @@ func TestWatchRollsBackOnFailureAfterARealRollout(t *testing.T) {
 	if got := templateSecrets(t, ns, "web"); got[0] != v1 {
 		t.Fatalf("web names %v after the watch failed, want the rollback to %s\nstdout:\n%s\nstderr:\n%s", got, v1, stdout, stderr)
 	}
-	recs, err := (&record.Store{Client: clusterenv.Client(t)}).List(context.Background(), ns, "app")
-	if err != nil || len(recs) < 2 || recs[len(recs)-1].Action != record.Rollback || recs[len(recs)-1].Phase != record.Succeeded {
-		t.Fatalf("records: %+v %v; want the rollback recorded last", recs, err)
+	recs := journals(t, ns, "app")
+	if len(recs) < 2 || recs[len(recs)-1].Spec.Action != v1alpha1.ActionRollback || recs[len(recs)-1].Status.Phase != v1alpha1.Succeeded || recs[0].Status.RevertedBy != recs[1].Name {
+		t.Fatalf("journals: %+v; want the rollback recorded last, reversing the rollout", recs)
 	}
 }
 

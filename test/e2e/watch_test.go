@@ -18,8 +18,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/cli"
-	"github.com/rotor-project/rotor/internal/record"
+	"github.com/rotor-project/rotor/internal/journal"
 	"github.com/rotor-project/rotor/test/clusterenv"
 	"github.com/rotor-project/rotor/test/promenv"
 )
@@ -69,7 +70,7 @@ func watchWaitFor(t *testing.T, what string, timeout time.Duration, cond func() 
 
 // rotated creates a consumer Deployment and the record of a rotation that moved it
 // from an old version to a new one, as `rotor rollout` leaves them.
-func rotated(t *testing.T, ns, fam string) *record.Store {
+func rotated(t *testing.T, ns, fam string) *latestStore {
 	t.Helper()
 	c := clusterenv.Client(t)
 	ctx := context.Background()
@@ -93,13 +94,27 @@ func rotated(t *testing.T, ns, fam string) *record.Store {
 	if _, err := c.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	store := &record.Store{Client: c}
-	fin := time.Now().Add(-time.Minute)
-	if err := store.Create(ctx, &record.Record{Family: fam, Namespace: ns, Action: record.Rollout, To: to, Phase: record.Succeeded,
-		Started: fin.Add(-time.Minute), Finished: &fin, Consumers: []record.Consumer{{Kind: "Deployment", Name: "api", From: from, To: to}}}); err != nil {
+	store := &journal.Store{Client: c}
+	fin := metav1.NewTime(time.Now().Add(-time.Minute))
+	started := metav1.NewTime(fin.Add(-time.Minute))
+	if _, err := store.Create(ctx, &v1alpha1.SecretRotation{ObjectMeta: metav1.ObjectMeta{Namespace: ns},
+		Spec: v1alpha1.RotationSpec{Family: fam, Target: to, Action: v1alpha1.ActionRollout},
+		Status: v1alpha1.RotationStatus{Phase: v1alpha1.Succeeded, Planned: true, TargetVersion: to, Started: &started, Finished: &fin,
+			Consumers: []v1alpha1.ConsumerStatus{{Kind: "Deployment", Name: "api", From: from, To: to}}}}); err != nil {
 		t.Fatal(err)
 	}
-	return store
+	return &latestStore{store}
+}
+
+// latestStore reads the newest rotation of a family.
+type latestStore struct{ *journal.Store }
+
+func (s *latestStore) Latest(ctx context.Context, ns, fam string) (*v1alpha1.SecretRotation, error) {
+	all, err := s.List(ctx, ns, fam)
+	if err != nil || len(all) == 0 {
+		return nil, err
+	}
+	return all[len(all)-1], nil
 }
 
 func writeAnalysis(t *testing.T, promURL, query string) string {
@@ -214,8 +229,8 @@ func TestWatchFailureCreatesEventsAndNotifies(t *testing.T) {
 	}
 	mu.Unlock()
 	rec, err := store.Latest(context.Background(), ns, "auth")
-	if err != nil || rec.Watch == nil || rec.Watch.Phase != "Failed" || rec.Watch.Duration != "1h0m0s" {
-		t.Fatalf("record watch = %+v (%v)", rec.Watch, err)
+	if err != nil || rec.Status.Watch == nil || rec.Status.Watch.Phase != "Failed" || rec.Status.Watch.Duration != "1h0m0s" {
+		t.Fatalf("journal watch = %+v (%v)", rec.Status.Watch, err)
 	}
 }
 
@@ -228,7 +243,7 @@ func TestWatchResumesTheRecordedWindow(t *testing.T) {
 	file := writeAnalysis(t, prom.URL, "vector(0)")
 	ctx := context.Background()
 
-	interrupt := func(args ...string) (string, *record.Watch) {
+	interrupt := func(args ...string) (string, *v1alpha1.WatchStatus) {
 		t.Helper()
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
@@ -239,21 +254,21 @@ func TestWatchResumesTheRecordedWindow(t *testing.T) {
 			t.Fatalf("interrupted watch exit %d, want 130:\n%s", code, stderr)
 		}
 		rec, err := store.Latest(context.Background(), ns, "auth")
-		if err != nil || rec.Watch == nil {
+		if err != nil || rec.Status.Watch == nil {
 			t.Fatalf("no watch recorded: %v", err)
 		}
-		return stderr.String(), rec.Watch
+		return stderr.String(), rec.Status.Watch
 	}
 	first, w1 := interrupt("--for", "2h")
 	if w1.Phase != "Running" || !strings.Contains(first, "window started") {
 		t.Fatalf("first run: %+v\n%s", w1, first)
 	}
 	second, w2 := interrupt("--for", "2h")
-	if !w2.Started.Equal(w1.Started) || !strings.Contains(second, "window resumed (started "+w1.Started.UTC().Format(time.RFC3339)+")") {
+	if !w2.Started.Equal(&w1.Started) || !strings.Contains(second, "window resumed (started "+w1.Started.UTC().Format(time.RFC3339)+")") {
 		t.Fatalf("the restart did not continue the window: %+v vs %+v\n%s", w2, w1, second)
 	}
 	_, w3 := interrupt("--for", "2h", "--arg", "threshold=3")
-	if w3.Started.Equal(w1.Started) || w3.Analysis == w1.Analysis {
+	if w3.Started.Equal(&w1.Started) || w3.Analysis == w1.Analysis {
 		t.Fatalf("other arguments continued the old window: %+v", w3)
 	}
 }
