@@ -12,7 +12,10 @@ GOLANGCI_LINT := $(CACHE_DIR)/tools/golangci-lint-$(GOLANGCI_VERSION)/golangci-l
 LOCALCLUSTER  := bin/localcluster
 CLUSTER_DIR   := .localcluster
 FUZZTIME      ?= 10s
-MODULES       := . hack/localcluster
+MODULES       := . hack/localcluster hack/helmtool
+HELMTOOL      := bin/helmtool
+CHART         := deploy/charts/rotor
+CHART_VARIANTS := --set 'scopedNamespaces={team-a,team-b}' --set serviceMonitor.enabled=true --set prometheusRule.enabled=true --set leaderElection.enabled=false
 
 .PHONY: build
 build: ## Build bin/rotor
@@ -51,9 +54,19 @@ test-deps: ## Install what the tests need beyond Go: a real Prometheus (Debian p
 	fi
 
 .PHONY: test
-test: test-deps lint fuzz localcluster-build ## All checks and tests: gofmt, vet, golangci-lint, fuzz, unit and e2e
+test: test-deps lint fuzz chart-test localcluster-build ## All checks and tests: gofmt, vet, golangci-lint, fuzz, helm lint/template, unit and e2e
 	cd hack/localcluster && $(GO) test -count=1 -timeout 10m ./...
-	hack/with-cluster.sh $(GO) test -count=1 -timeout 30m ./...
+	ROTOR_HELMTOOL=$(CURDIR)/$(HELMTOOL) hack/with-cluster.sh $(GO) test -count=1 -timeout 30m ./...
+
+$(HELMTOOL): hack/helmtool/main.go hack/helmtool/go.mod
+	cd hack/helmtool && $(GO) build -o ../../$(HELMTOOL) .
+
+.PHONY: chart-test
+chart-test: $(HELMTOOL) ## helm lint and helm template of the chart, default and every optional part (Helm's Go module, hack/helmtool)
+	$(HELMTOOL) lint $(CHART) --strict
+	$(HELMTOOL) lint $(CHART) --strict $(CHART_VARIANTS)
+	$(HELMTOOL) template rotor $(CHART) --namespace rotor-system >/dev/null
+	$(HELMTOOL) template rotor $(CHART) --namespace rotor-system $(CHART_VARIANTS) >/dev/null
 
 .PHONY: unit
 unit: test-deps ## Tests that need no cluster (the analysis tests start a real Prometheus)
