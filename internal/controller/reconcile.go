@@ -219,7 +219,10 @@ func (r *Reconciler) effective(rot *v1alpha1.SecretRotation, target string) *v1a
 	if e.Spec.Action == "" {
 		e.Spec.Action = v1alpha1.ActionRollout
 	}
-	if e.Spec.Strategy.Type == "" {
+	if e.Spec.Strategy.Type == "" || nothingMoves(e) {
+		// A rotation whose consumers all name the target already (the first one of a
+		// new SecretRotation, typically) has nothing to shift: no green copies, no
+		// pauses.
 		e.Spec.Strategy.Type = v1alpha1.Rolling
 	}
 	if a := e.Spec.Analysis; a != nil && e.Spec.Watch != nil && (a.Duration == nil || a.Duration.Duration <= 0) {
@@ -227,6 +230,21 @@ func (r *Reconciler) effective(rot *v1alpha1.SecretRotation, target string) *v1a
 		a.Duration = &w
 	}
 	return e
+}
+
+// nothingMoves reports whether a planned rotation's consumers all named their target
+// when it was planned.
+func nothingMoves(rot *v1alpha1.SecretRotation) bool {
+	st := &rot.Status
+	if !st.Planned || len(st.Green) > 0 {
+		return false
+	}
+	for _, c := range st.Consumers {
+		if !c.Skip && c.From != c.To {
+			return false
+		}
+	}
+	return true
 }
 
 // onChange wakes the rotations a change concerns: every rotation of the family for a
