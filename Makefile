@@ -111,6 +111,11 @@ bench-rollout: build $(LOCALCLUSTER) ## rotor rollout/rollback vs kubectl patch 
 	KUBECTL_DIR=$$(cd hack/localcluster && $(GO) run . bin) && \
 	hack/with-cluster.sh $(GO) run ./bench/rollout --kubectl "$$KUBECTL_DIR/kubectl" --rotor bin/rotor
 
+.PHONY: bench-controller
+bench-controller: $(LOCALCLUSTER) ## rotor controller over BENCH_NAMESPACES (default 1000) namespaces: RSS and new version to re-pointed over BENCH_FAMILIES (50) families (bench/controller/README.md)
+	ROTOR_BENCH=1 BENCH_NAMESPACES=$(or $(BENCH_NAMESPACES),1000) BENCH_FAMILIES=$(or $(BENCH_FAMILIES),50) \
+		hack/with-cluster.sh $(GO) test -count=1 -v -timeout 180m -run TestControllerBench ./bench/controller
+
 .PHONY: clean
 clean:
 	rm -rf bin

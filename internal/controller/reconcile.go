@@ -166,8 +166,11 @@ func (r *Reconciler) step(ctx context.Context, rot *v1alpha1.SecretRotation, tar
 		}
 		rot = typed(claimed)
 	}
+	log := logr.FromContextOrDiscard(ctx)
 	for range maxSteps {
+		began := r.clock.Now()
 		res, err := r.engine.Step(ctx, r.effective(rot, target))
+		log.V(1).Info("step", "rotation", key, "action", res.Action.Type, "took", r.clock.Since(began), "err", err)
 		if err != nil {
 			return r.stepError(ctx, rot, err)
 		}
