@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,9 +10,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
+	"github.com/rotor-project/rotor/internal/controller"
+	"github.com/rotor-project/rotor/internal/journal"
+	"github.com/rotor-project/rotor/internal/rotation"
 	"github.com/rotor-project/rotor/test/clusterenv"
 )
 
@@ -239,5 +244,52 @@ func TestSecretRotationRejectedByCELAtAdmission(t *testing.T) {
 	_ = unstructured.SetNestedField(u.Object, "other", "spec", "family")
 	if _, err := srClient(t, ns).Update(context.Background(), u, metav1.UpdateOptions{}); err == nil || !strings.Contains(err.Error(), "spec.family cannot change") {
 		t.Fatalf("changing spec.family: %v", err)
+	}
+}
+
+// The controller's journal store is the SecretRotation's status: a save fenced by the
+// resourceVersion it read, so a driver that lost the race gets a ConflictError and
+// stops writing; a save never changes what the user asked (the spec).
+func TestStatusStoreIsFencedByResourceVersion(t *testing.T) {
+	ns := clusterenv.Namespace(t)
+	name := applySecretRotation(t, ns, "apiVersion: rotor.dev/v1alpha1\nkind: SecretRotation\nmetadata: {name: app}\nspec: {family: app, target: latest}\n")
+	scheme, err := controller.Scheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(clusterenv.RESTConfig(t), client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &journal.StatusStore{Client: c}
+	ctx := context.Background()
+	read, err := store.Get(ctx, ns, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := read.DeepCopy()
+	first.Status.Phase, first.Status.Message = v1alpha1.Progressing, "first driver"
+	first.Spec.Target = "app-20250101000000"
+	saved, err := store.Update(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.Spec.Target != "latest" || saved.Status.Message != "first driver" {
+		t.Fatalf("saved %+v: the status is written, the spec is not", saved)
+	}
+	second := read.DeepCopy()
+	second.Status.Message = "second driver, read before the first saved"
+	if _, err := store.Update(ctx, second); !rotation.IsConflict(err) {
+		t.Fatalf("a save from a stale read: %v, want a ConflictError", err)
+	}
+	if got := getRotation(t, ns, name); got.Status.Message != "first driver" {
+		t.Fatalf("status %q after the lost race, want the first driver's", got.Status.Message)
+	}
+	list, err := store.List(ctx, ns, "app")
+	if err != nil || len(list) != 1 || list[0].Name != name {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	if _, err := store.Get(ctx, ns, "missing"); !errors.Is(err, rotation.ErrNotFound) {
+		t.Fatalf("get missing: %v", err)
 	}
 }
