@@ -57,8 +57,8 @@ type Config struct {
 	MetricsAddr, ProbeAddr string
 	// Scoped limits the controller to the population's namespaces (a shared cluster,
 	// whose other tests run controllers of their own); otherwise it watches them all.
-	Scoped bool
-	Progress               io.Writer
+	Scoped   bool
+	Progress io.Writer
 }
 
 // Result is what a run measured.
@@ -306,7 +306,7 @@ func verify(ctx context.Context, c kubernetes.Interface, namespaces []string, fa
 				return true
 			})
 			if len(stale) > 0 {
-				return false, fmt.Errorf("Deployment %s/%s still references %v", ns, d.Name, stale)
+				return false, fmt.Errorf("deployment %s/%s still references %v", ns, d.Name, stale)
 			}
 		}
 	}

@@ -52,7 +52,7 @@ func (e *Entry) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKin
 // DeepCopyObject implements runtime.Object.
 func (e *Entry) DeepCopyObject() runtime.Object {
 	c := *e
-	c.ObjectMeta = *e.ObjectMeta.DeepCopy()
+	c.ObjectMeta = *e.DeepCopy()
 	c.Versions = append([]family.Version(nil), e.Versions...)
 	return &c
 }
@@ -76,7 +76,7 @@ func (v *VersionEntry) GetObjectKind() schema.ObjectKind { return schema.EmptyOb
 // DeepCopyObject implements runtime.Object.
 func (v *VersionEntry) DeepCopyObject() runtime.Object {
 	c := *v
-	c.ObjectMeta = *v.ObjectMeta.DeepCopy()
+	c.ObjectMeta = *v.DeepCopy()
 	return &c
 }
 
