@@ -24,11 +24,14 @@ FUZZ_TARGETS  := \
 	internal/analysis:FuzzParse \
 	internal/config:FuzzConfigParse \
 	internal/gitops:FuzzSetRewrite
-MODULES       := . hack/localcluster test/helmfixture
+MODULES       := . hack/localcluster hack/helmtool test/helmfixture
 # Addons the test suite uses (built before any test runs; each started once per run).
 TEST_ADDONS   := argo-rollouts,external-secrets,flux
 # e2e tests that may run at once on the one cluster (each in its own namespaces).
 TEST_PARALLEL ?= 6
+HELMTOOL      := bin/helmtool
+CHART         := deploy/charts/rotor
+CHART_VARIANTS := --set 'scopedNamespaces={team-a,team-b}' --set serviceMonitor.enabled=true --set prometheusRule.enabled=true --set leaderElection.enabled=false
 
 .PHONY: build
 build: ## Build bin/rotor
@@ -71,8 +74,18 @@ test-deps: ## Install what the tests need beyond Go: a real Prometheus (Debian p
 	fi
 
 .PHONY: test
-test: test-deps lint fuzz localcluster-build addons-build ## All checks and tests: gofmt, vet, golangci-lint, fuzz, unit, e2e, benchmarks at a tiny size
-	TEST_PARALLEL=$(TEST_PARALLEL) hack/with-cluster.sh hack/test.sh
+test: test-deps lint fuzz chart-test localcluster-build addons-build ## All checks and tests: gofmt, vet, golangci-lint, fuzz, helm lint/template, unit, e2e, benchmarks at a tiny size
+	ROTOR_HELMTOOL=$(CURDIR)/$(HELMTOOL) TEST_PARALLEL=$(TEST_PARALLEL) hack/with-cluster.sh hack/test.sh
+
+$(HELMTOOL): hack/helmtool/main.go hack/helmtool/go.mod
+	cd hack/helmtool && $(GO) build -o ../../$(HELMTOOL) .
+
+.PHONY: chart-test
+chart-test: $(HELMTOOL) ## helm lint and helm template of the chart, default and every optional part (Helm's Go module, hack/helmtool)
+	$(HELMTOOL) lint $(CHART) --strict
+	$(HELMTOOL) lint $(CHART) --strict $(CHART_VARIANTS)
+	$(HELMTOOL) template rotor $(CHART) --namespace rotor-system >/dev/null
+	$(HELMTOOL) template rotor $(CHART) --namespace rotor-system $(CHART_VARIANTS) >/dev/null
 
 .PHONY: unit
 unit: test-deps ## Tests that need no cluster (the analysis tests start a real Prometheus)
@@ -85,8 +98,8 @@ e2e: test-deps localcluster-build addons-build ## Behaviour tests on a local con
 CONTROLLER_GEN := sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 
 .PHONY: generate
-generate: ## Regenerate the deep copies of api/v1alpha1 (controller-gen from the Go module proxy)
-	$(GO) run $(CONTROLLER_GEN) object paths=./api/...
+generate: ## Regenerate the deep copies of api/v1alpha1 and the CRDs in deploy/charts/rotor/crds (controller-gen from the Go module proxy)
+	$(GO) run $(CONTROLLER_GEN) object crd paths=./api/... output:crd:artifacts:config=deploy/charts/rotor/crds
 
 .PHONY: fuzz
 fuzz: ## Fuzz every parser of user input briefly (FUZZ_TARGETS, FUZZTIME each)
@@ -125,6 +138,11 @@ bench-refs: build $(LOCALCLUSTER) ## rotor refs -A vs kubectl|grep and raw fetch
 bench-rollout: build $(LOCALCLUSTER) ## rotor rollout/rollback vs kubectl patch + rollout status, 50 Deployments (bench/rollout/README.md)
 	KUBECTL_DIR=$$(cd hack/localcluster && $(GO) run . bin) && \
 	hack/with-cluster.sh $(GO) run ./bench/rollout --kubectl "$$KUBECTL_DIR/kubectl" --rotor bin/rotor $(BENCH_ARGS)
+
+.PHONY: bench-controller
+bench-controller: $(LOCALCLUSTER) ## rotor controller over BENCH_NAMESPACES (default 1000) namespaces: RSS and new version to re-pointed over BENCH_FAMILIES (50) families (bench/controller/README.md)
+	ROTOR_BENCH=1 BENCH_NAMESPACES=$(or $(BENCH_NAMESPACES),1000) BENCH_FAMILIES=$(or $(BENCH_FAMILIES),50) \
+		hack/with-cluster.sh $(GO) test -count=1 -v -timeout 180m -run TestControllerBench ./bench/controller
 
 .PHONY: clean
 clean:

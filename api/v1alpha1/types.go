@@ -69,14 +69,25 @@ const LatestTarget = "latest"
 
 // RotationSpec is what was asked.
 //
-// +kubebuilder:validation:XValidation:rule="self.action != 'Rollout' || self.target != ”",message="a rollout needs a target: a version name or latest"
+// The rules below are checked by the API server when a SecretRotation is created or
+// changed (CEL), so a bad spec is refused at admission with a message saying what to
+// write instead; the ConfigMap journal is never admitted and is checked by the engine.
+//
+// +kubebuilder:validation:XValidation:rule="self.action != 'Rollout' || (has(self.target) && size(self.target) > 0)",message="a rollout needs a target: spec.target is a version name (FAMILY-YYYYMMDDHHMMSS) or latest"
+// +kubebuilder:validation:XValidation:rule="!has(self.target) || size(self.target) == 0 || self.target == 'latest' || (self.target.startsWith(self.family + '-') && self.target.substring(size(self.family) + 1).matches('^[0-9]{14}$'))",message="spec.target must be latest or a version of spec.family, named FAMILY-YYYYMMDDHHMMSS (UTC), e.g. auth-api-secrets-20250723110000"
+// +kubebuilder:validation:XValidation:rule="!has(self.reverts) || self.action == 'Rollback'",message="spec.reverts is for action Rollback only; to roll back with a SecretRotation, set spec.target to the version to go back to"
+// +kubebuilder:validation:XValidation:rule="!has(self.watch) || has(self.analysis)",message="spec.watch keeps an analysis running after the rotation: it needs spec.analysis"
 type RotationSpec struct {
 	// Family is the Secret family: versions are named FAMILY-YYYYMMDDHHMMSS.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=238
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.family cannot change: create another SecretRotation for another family"
 	Family string `json:"family"`
 	// Target is a version name, or "latest". Empty for a rollback that reverses the
 	// rotation named in Reverts.
 	// +optional
+	// +kubebuilder:validation:MaxLength=253
 	Target string `json:"target,omitempty"`
 	// Action is Rollout (the default) or Rollback.
 	// +optional
@@ -116,9 +127,11 @@ type RotationSpec struct {
 	// Timeout is the deadline of the whole rotation from its start (default 30m). A
 	// rollback it triggers gets the same length again.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('10s')",message="spec.timeout must be a duration of at least 10s, written like 30m or 1h30m"
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
 	// Watch keeps an analysis running this long after the rotation succeeded.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) > duration('0s')",message="spec.watch must be a positive duration, written like 24h or 90m"
 	Watch *metav1.Duration `json:"watch,omitempty"`
 	// Run groups the batches one command started (one per namespace and version).
 	// +optional
@@ -277,6 +290,10 @@ type WorkloadRef struct {
 }
 
 // Strategy says how consumers move.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.steps) || size(self.steps) == 0 || self.type == 'bluegreen'",message="spec.strategy.steps are blue-green steps: set spec.strategy.type to bluegreen, or remove the steps"
+// +kubebuilder:validation:XValidation:rule="!has(self.pause) || self.type == 'bluegreen'",message="spec.strategy.pause is the pause after each blue-green step: set spec.strategy.type to bluegreen, or remove the pause"
+// +kubebuilder:validation:XValidation:rule="!has(self.steps) || size(self.steps) == 0 || (self.steps.isSorted() && self.steps.all(s, self.steps.indexOf(s) == self.steps.lastIndexOf(s)) && self.steps[size(self.steps) - 1] == 100)",message="spec.strategy.steps must increase and end at 100, e.g. [10, 50, 100]"
 type Strategy struct {
 	// Type is rolling (default) or bluegreen.
 	// +optional
@@ -287,13 +304,17 @@ type Strategy struct {
 	// +optional
 	// +kubebuilder:validation:items:Minimum=1
 	// +kubebuilder:validation:items:Maximum=100
+	// +kubebuilder:validation:MaxItems=20
 	Steps []int32 `json:"steps,omitempty"`
 	// Pause is how long each blue-green step is watched once healthy.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$')",message="spec.strategy.pause must be a duration, written like 5m or 30s"
 	Pause *metav1.Duration `json:"pause,omitempty"`
 }
 
 // Analysis is a metric analysis in the Argo Rollouts AnalysisTemplate schema.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.templateRef) != has(self.inline)",message="spec.analysis needs exactly one of templateRef (an AnalysisTemplate or ClusterAnalysisTemplate in the cluster) and inline (the template itself)"
 type Analysis struct {
 	// TemplateRef names an AnalysisTemplate or ClusterAnalysisTemplate in the cluster.
 	// +optional
@@ -302,6 +323,7 @@ type Analysis struct {
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
 	Inline *runtime.RawExtension `json:"inline,omitempty"`
 	// Args fill {{args.NAME}}; family, version and namespace are set by rotor.
 	// +optional
@@ -309,6 +331,7 @@ type Analysis struct {
 	// Duration keeps the analysis evaluating this long after the last step; a failure
 	// still rolls back.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$')",message="spec.analysis.duration must be a duration, written like 30m"
 	Duration *metav1.Duration `json:"duration,omitempty"`
 	// Inconclusive says what an inconclusive verdict does: Fail (default) or Pause
 	// (wait for a person to decide).
@@ -326,7 +349,9 @@ const (
 // TemplateRef names an analysis template.
 type TemplateRef struct {
 	// Kind is AnalysisTemplate (in the rotation's namespace) or ClusterAnalysisTemplate.
+	// +kubebuilder:validation:Enum=AnalysisTemplate;ClusterAnalysisTemplate
 	Kind string `json:"kind"`
+	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
 }
 

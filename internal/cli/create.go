@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +16,7 @@ import (
 	"github.com/rotor-project/rotor/internal/buildinfo"
 	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/identity"
+	"github.com/rotor-project/rotor/internal/retention"
 	"github.com/rotor-project/rotor/internal/secretdata"
 	"github.com/rotor-project/rotor/internal/versions"
 )
@@ -32,6 +34,11 @@ type CreateOptions struct {
 	StdinKey string
 	// External makes the version from an external store through ESO.
 	External externalFlags
+	// ExpiresIn and RotateAfter are policy, recorded as annotations.
+	ExpiresIn   string
+	RotateAfter string
+
+	expiresIn time.Duration
 
 	namespace string
 	sources   []secretdata.Source
@@ -99,6 +106,8 @@ printf %s "$TOKEN" | {{.}} create auth-api-secrets --from-stdin token
 	fl.StringArrayVar(&o.Files, "from-file", nil, "[KEY=]PATH: a file's content as one key (default key: the file name); repeatable")
 	fl.StringArrayVar(&o.EnvFiles, "from-env-file", nil, "PATH of a file of KEY=VALUE lines; repeatable")
 	fl.StringVar(&o.StdinKey, "from-stdin", "", "KEY whose value is read from standard input")
+	fl.StringVar(&o.ExpiresIn, "expires-in", "", "When the value stops working, from now (e.g. 90d, 2w, 720h): recorded as rotor.dev/expires-at for the expiry metric and alerts")
+	fl.StringVar(&o.RotateAfter, "rotate-after", "", "The family's rotation period (e.g. 30d): a rotation is due once the version in use is older; later versions inherit it (rotor.dev/rotate-after)")
 	o.External.add(cmd)
 	o.DryRun.add(cmd)
 	o.PrintFlags.AddFlags(cmd)
@@ -160,6 +169,18 @@ func (o *CreateOptions) Validate() error {
 	if len(o.sources) == 0 {
 		return usageErrorf("no data: give at least one of --from-stdin KEY, --from-file [KEY=]PATH, --from-env-file PATH or --from-literal KEY=VALUE")
 	}
+	if o.ExpiresIn != "" {
+		d, err := retention.ParseDuration(o.ExpiresIn)
+		if err != nil || d <= 0 {
+			return usageErrorf("--expires-in %q is not a duration: give one such as 90d, 2w or 720h", o.ExpiresIn)
+		}
+		o.expiresIn = d
+	}
+	if o.RotateAfter != "" {
+		if d, err := retention.ParseDuration(o.RotateAfter); err != nil || d <= 0 {
+			return usageErrorf("--rotate-after %q is not a duration: give one such as 30d, 2w or 720h", o.RotateAfter)
+		}
+	}
 	return nil
 }
 
@@ -186,13 +207,24 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return sourceError(err)
 	}
+	rotateAfter := o.RotateAfter
+	if rotateAfter == "" && o.DryRun.strategy != dryRunClient {
+		meta, err := o.f.Metadata()
+		if err != nil {
+			return err
+		}
+		if rotateAfter, err = versions.InheritedRotateAfter(ctx, meta, o.namespace, o.Family); err != nil {
+			return err
+		}
+	}
 	req := versions.CreateRequest{
-		Namespace: o.namespace,
-		Family:    o.Family,
-		Type:      corev1.SecretType(o.Type),
-		Data:      data,
-		CreatedBy: o.createdBy(ctx),
-		DryRun:    o.DryRun.strategy == dryRunServer,
+		Namespace:   o.namespace,
+		Family:      o.Family,
+		Type:        corev1.SecretType(o.Type),
+		Data:        data,
+		CreatedBy:   o.createdBy(ctx),
+		DryRun:      o.DryRun.strategy == dryRunServer,
+		Annotations: versions.PolicyAnnotations(o.f.Clock.Now(), o.expiresIn, rotateAfter),
 	}
 	if err := req.Validate(); err != nil {
 		return err

@@ -103,6 +103,9 @@ DIR commits the previous names (the commit says which commit it reverts), pushes
 
 // Run finds what to roll back, shows it, asks, re-points and reports.
 func (o *RollbackOptions) Run(ctx context.Context) error {
+	if handled, err := (deference{o.f, o.streams}).retarget(ctx, o.Scope.namespace, o.Family, o.To, true, o.DryRun.strategy != dryRunNone); handled || err != nil {
+		return err
+	}
 	r, err := newRunner(ctx, o.f, o.streams, o.LeaseDuration, nil)
 	if err != nil {
 		return err

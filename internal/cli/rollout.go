@@ -223,6 +223,9 @@ func (o *RolloutOptions) request() rollout.Request {
 
 // Run plans, shows the plan, asks, applies and reports.
 func (o *RolloutOptions) Run(ctx context.Context) error {
+	if handled, err := (deference{o.f, o.streams}).retarget(ctx, o.Scope.namespace, o.Family, o.To, false, o.DryRun.strategy != dryRunNone); handled || err != nil {
+		return err
+	}
 	r, err := newRunner(ctx, o.f, o.streams, o.LeaseDuration, &o.Analysis)
 	if err != nil {
 		return err

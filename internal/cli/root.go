@@ -119,6 +119,7 @@ The old version stays, so rollback is a change of reference, not a hunt for back
 		NewCmdStatus(f, name, streams),
 		NewCmdRefs(f, name, streams),
 		NewCmdWatch(f, name, streams),
+		NewCmdController(f, name, streams),
 		NewCmdHistory(f, name, streams),
 		NewCmdConfig(f, name, streams),
 		NewCmdRotate(f, name, streams),

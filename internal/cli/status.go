@@ -80,6 +80,9 @@ last rotation of each (-o json prints an EnvironmentStatus).`,
 
 // Run reads the status once, or until converged with --watch.
 func (o *StatusOptions) Run(ctx context.Context) error {
+	if err := (deference{o.f, o.streams}).showOwner(ctx, o.namespace, o.Family); err != nil {
+		return err
+	}
 	reader, err := newStatusReader(o.f)
 	if err != nil {
 		return err

@@ -140,7 +140,7 @@ func (o *VersionsOptions) Run(ctx context.Context) error {
 	now := o.f.Clock.Now()
 	switch o.Output {
 	case "json", "yaml":
-		doc := newVersionList(o.Family, infos)
+		doc := newVersionList(o.Family, infos, now)
 		return printDocument(o.streams.Out, o.Output, doc)
 	case "name":
 		for _, i := range infos {
@@ -207,7 +207,7 @@ func printVersionsTable(w io.Writer, infos []versions.Info, withNamespace, wide 
 		cols = append([]string{"NAMESPACE"}, cols...)
 	}
 	if wide {
-		cols = append(cols, "TYPE")
+		cols = append(cols, "TYPE", "EXPIRES")
 	}
 	fmt.Fprintln(tw, strings.Join(cols, "\t"))
 	for _, i := range infos {
@@ -223,11 +223,26 @@ func printVersionsTable(w io.Writer, infos []versions.Info, withNamespace, wide 
 			row = append([]string{i.Namespace}, row...)
 		}
 		if wide {
-			row = append(row, typ)
+			exp := "-"
+			if !i.ExpiresAt.IsZero() {
+				exp = i.ExpiresAt.UTC().Format(time.RFC3339)
+			}
+			row = append(row, typ, exp)
 		}
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, d := range versions.Due(infos, now) {
+		state := fmt.Sprintf("next due in %s", duration.HumanDuration(d.DueAt.Sub(now)))
+		if d.Due {
+			state = fmt.Sprintf("DUE for %s", duration.HumanDuration(now.Sub(d.DueAt)))
+		}
+		fmt.Fprintf(w, "rotation in namespace %s: %s (%s is %s old; rotate-after %s)\n", d.Namespace, state, d.Current,
+			duration.HumanDuration(d.Age), duration.HumanDuration(d.RotateAfter))
+	}
+	return nil
 }
 
 func orDash(s string) string {
@@ -244,6 +259,9 @@ type VersionList struct {
 	Kind       string        `json:"kind"`
 	Family     string        `json:"family"`
 	Items      []VersionItem `json:"items"`
+	// Rotation is the family's rotation status per namespace with a rotate-after
+	// period (rotor.dev/rotate-after); absent when none has one.
+	Rotation []DueItem `json:"rotation,omitempty"`
 }
 
 // VersionItem is one Secret of the family.
@@ -264,9 +282,23 @@ type VersionItem struct {
 	Keys      []string `json:"keys"`
 	Immutable bool     `json:"immutable"`
 	Type      string   `json:"type"`
+	// ExpiresAt (RFC 3339) and RotateAfter (seconds) are the version's policy
+	// annotations, when set.
+	ExpiresAt          string `json:"expiresAt,omitempty"`
+	RotateAfterSeconds int64  `json:"rotateAfterSeconds,omitempty"`
 }
 
-func newVersionList(fam string, infos []versions.Info) VersionList {
+// DueItem is the rotation status of the family in one namespace that has a period.
+type DueItem struct {
+	Namespace          string `json:"namespace"`
+	Current            string `json:"current"`
+	AgeSeconds         int64  `json:"ageSeconds"`
+	RotateAfterSeconds int64  `json:"rotateAfterSeconds"`
+	Due                bool   `json:"due"`
+	DueAt              string `json:"dueAt"`
+}
+
+func newVersionList(fam string, infos []versions.Info, now time.Time) VersionList {
 	l := VersionList{APIVersion: "rotor.dev/v1alpha1", Kind: "VersionList", Family: fam, Items: []VersionItem{}}
 	for _, i := range infos {
 		item := VersionItem{
@@ -281,7 +313,15 @@ func newVersionList(fam string, infos []versions.Info) VersionList {
 		if i.State != versions.StateUnversioned {
 			item.Version = i.Version.Timestamp()
 		}
+		if !i.ExpiresAt.IsZero() {
+			item.ExpiresAt = i.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+		item.RotateAfterSeconds = int64(i.RotateAfter.Seconds())
 		l.Items = append(l.Items, item)
+	}
+	for _, d := range versions.Due(infos, now) {
+		l.Rotation = append(l.Rotation, DueItem{Namespace: d.Namespace, Current: d.Current, AgeSeconds: int64(d.Age.Seconds()),
+			RotateAfterSeconds: int64(d.RotateAfter.Seconds()), Due: d.Due, DueAt: d.DueAt.UTC().Format(time.RFC3339)})
 	}
 	return l
 }

@@ -44,6 +44,9 @@ type CreateRequest struct {
 	CreatedBy string
 	// DryRun asks the API server to validate and admit the Secret without storing it.
 	DryRun bool
+	// Annotations are added to the version's own (policy such as
+	// rotor.dev/expires-at and rotor.dev/rotate-after; never values).
+	Annotations map[string]string
 }
 
 // CreateResult is what Create made.
@@ -86,6 +89,9 @@ func (c *Creator) Object(r CreateRequest, v family.Version) *corev1.Secret {
 	}
 	if r.CreatedBy != "" {
 		annotations[family.AnnotationCreatedBy] = r.CreatedBy
+	}
+	for k, v := range r.Annotations {
+		annotations[k] = v
 	}
 	return &corev1.Secret{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},

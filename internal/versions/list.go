@@ -14,7 +14,9 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/utils/clock"
 
+	"github.com/rotor-project/rotor/internal/due"
 	"github.com/rotor-project/rotor/internal/family"
+	"github.com/rotor-project/rotor/internal/retention"
 	"github.com/rotor-project/rotor/internal/secretdata"
 )
 
@@ -60,6 +62,11 @@ type Info struct {
 	ResourceVersion string
 	Labels          map[string]string
 	Annotations     map[string]string
+	// ExpiresAt is when the value stops working (rotor.dev/expires-at), zero if unset.
+	ExpiresAt time.Time
+	// RotateAfter is the family's rotation period recorded on this version
+	// (rotor.dev/rotate-after), zero if unset.
+	RotateAfter time.Duration
 }
 
 var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
@@ -156,6 +163,12 @@ func (l *Lister) list(ctx context.Context, namespace, fam string, opts metav1.Li
 				info.Keys, info.Type, info.Immutable = keys, item.Annotations[AnnotationType], true
 			} else {
 				info.DetailsUnknown = true
+			}
+			if t, err := time.Parse(time.RFC3339, item.Annotations[due.AnnotationExpiresAt]); err == nil {
+				info.ExpiresAt = t
+			}
+			if d, err := retention.ParseDuration(item.Annotations[due.AnnotationRotateAfter]); err == nil && d > 0 {
+				info.RotateAfter = d
 			}
 			infos = append(infos, info)
 		}
@@ -265,4 +278,34 @@ func listError(namespace string, err error) error {
 		where = "across all namespaces"
 	}
 	return fmt.Errorf("cannot list secrets %s: %w", where, err)
+}
+
+// Due is the rotation status of the family in each namespace of infos that has a
+// rotation period, in namespace order. The current version is the newest: the lister
+// does not know which versions consumers use.
+func Due(infos []Info, now time.Time) []NamespaceDue {
+	byNS := map[string][]due.Version{}
+	var order []string
+	for _, i := range infos {
+		if i.State == StateUnversioned {
+			continue
+		}
+		if _, ok := byNS[i.Namespace]; !ok {
+			order = append(order, i.Namespace)
+		}
+		byNS[i.Namespace] = append(byNS[i.Namespace], due.Version{Name: i.Name, Created: i.Created, RotateAfter: i.RotateAfter})
+	}
+	var out []NamespaceDue
+	for _, ns := range order {
+		if s := due.Of(byNS[ns], now, 0, false); s.RotateAfter > 0 {
+			out = append(out, NamespaceDue{Namespace: ns, Status: s})
+		}
+	}
+	return out
+}
+
+// NamespaceDue is a family's rotation status in one namespace.
+type NamespaceDue struct {
+	Namespace string
+	due.Status
 }
