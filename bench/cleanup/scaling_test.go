@@ -24,6 +24,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
+	benchpop "github.com/rotor-project/rotor/bench/population"
 	"github.com/rotor-project/rotor/internal/cli"
 	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/test/clusterenv"
@@ -116,7 +117,15 @@ func (p population) versions(ctx context.Context, c kubernetes.Interface, i int)
 		names = append(names, p.version("one", 1), p.version("one", 2), p.version("one", 3))
 	}
 	for _, n := range names {
-		_, err := c.CoreV1().Secrets(p.ns(i)).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: n}, Data: map[string][]byte{"k": []byte("v")}}, metav1.CreateOptions{})
+		fam := p.family("ten")
+		if !strings.HasPrefix(n, fam+"-") {
+			fam = p.family("one")
+		}
+		secret, err := benchpop.VersionSecret(p.ns(i), fam, n, map[string][]byte{"k": []byte("v")})
+		if err != nil {
+			return err
+		}
+		_, err = c.CoreV1().Secrets(p.ns(i)).Create(ctx, secret, metav1.CreateOptions{})
 		if err != nil && !strings.Contains(err.Error(), "already exists") {
 			return err
 		}

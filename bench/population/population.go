@@ -250,8 +250,11 @@ func createNamespace(ctx context.Context, c kubernetes.Interface, s Spec, ns str
 		return err
 	}
 	for _, name := range []string{s.Previous(), s.Current()} {
-		if _, err := c.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name},
-			Immutable: ptr.To(true), Data: map[string][]byte{"token": []byte("bench-not-a-secret")}}, metav1.CreateOptions{}); err != nil {
+		secret, err := VersionSecret(ns, s.Family, name, map[string][]byte{"token": []byte("bench-not-a-secret")})
+		if err != nil {
+			return err
+		}
+		if _, err := c.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 			return err
 		}
 	}

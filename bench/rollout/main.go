@@ -30,6 +30,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/utils/ptr"
+
+	"github.com/rotor-project/rotor/bench/population"
 )
 
 func main() {
@@ -72,8 +74,11 @@ func run() error {
 	defer func() { _ = c.CoreV1().Namespaces().Delete(context.WithoutCancel(ctx), ns, metav1.DeleteOptions{}) }()
 	v1, v2 := "app-20250101000000", "app-20250102000000"
 	for _, v := range []string{v1, v2} {
-		if _, err := c.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: v},
-			Immutable: ptr.To(true), Data: map[string][]byte{"token": []byte("x")}}, metav1.CreateOptions{}); err != nil {
+		secret, err := population.VersionSecret(ns, "app", v, map[string][]byte{"token": []byte("x")})
+		if err != nil {
+			return err
+		}
+		if _, err := c.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
 			return err
 		}
 	}
