@@ -94,10 +94,9 @@ func Render(in Input) string {
 
 	w("\n## Before you start\n\n")
 	start := in.Now
-	switch {
-	case in.Gate == nil:
+	if in.Gate == nil {
 		w("- [x] %s requires no other environment.\n", in.Environment)
-	default:
+	} else {
 		for _, l := range in.Gate.Links {
 			w("- [%s] %s: rotation `%s` in %s (ID `%s`) finished %s, soaked until %s.\n", tick(!l.SoakEnded.After(in.Now)), l.Environment, l.Name,
 				where(l.Context, l.Namespace), l.Run, stamp(l.Finished.Time), stamp(l.SoakEnded.Time))
