@@ -359,6 +359,10 @@ type TemplateRef struct {
 type AnalysisArg struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
+	// Private marks an argument given from a file or the environment, as credentials
+	// are: its value is not recorded (Value is empty), and the run that drives the
+	// rotation supplies it again.
+	Private bool `json:"private,omitempty"`
 }
 
 // Phase is where a rotation stands.

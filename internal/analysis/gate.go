@@ -32,6 +32,9 @@ type Options struct {
 	// OnMeasurement, if set, is called after every measurement (for heartbeats). It
 	// runs on the metric's goroutine and must return quickly.
 	OnMeasurement func(Measurement)
+	// PrivateArgs are the values of the arguments a rotation records as private (given
+	// from a file or the environment, never written to its journal).
+	PrivateArgs map[string]string
 }
 
 // Gate is a metric analysis as a step gate.

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/analysis"
 	"github.com/rotor-project/rotor/internal/secretdata"
 )
@@ -26,6 +29,9 @@ type AnalysisFlags struct {
 	ArgEnv   []string
 
 	args map[string]string
+	// private are the arguments given by file or environment: credentials, never
+	// recorded in a rotation's journal.
+	private map[string]bool
 }
 
 // AddFlags registers the flags.
@@ -51,6 +57,11 @@ func (a *AnalysisFlags) Complete(getenv func(string) string) error {
 			return usageErrorf("%s: argument %s is given twice", from, name)
 		}
 		a.args[name] = value
+		// Only --arg-file and --arg-from-env reach here: both are private.
+		if a.private == nil {
+			a.private = map[string]bool{}
+		}
+		a.private[name] = true
 		return nil
 	}
 	for _, path := range a.ArgFiles {
@@ -86,6 +97,28 @@ func (a *AnalysisFlags) Complete(getenv func(string) string) error {
 		}
 	}
 	return nil
+}
+
+// privateArgs are the values of the private arguments.
+func (a *AnalysisFlags) privateArgs() map[string]string {
+	out := map[string]string{}
+	for name := range a.private {
+		out[name] = a.args[name]
+	}
+	return out
+}
+
+// record is the arguments as a rotation records them: private ones without a value.
+func (a *AnalysisFlags) record() []v1alpha1.AnalysisArg {
+	var out []v1alpha1.AnalysisArg
+	for _, k := range slices.Sorted(maps.Keys(a.args)) {
+		if a.private[k] {
+			out = append(out, v1alpha1.AnalysisArg{Name: k, Private: true})
+			continue
+		}
+		out = append(out, v1alpha1.AnalysisArg{Name: k, Value: a.args[k]})
+	}
+	return out
 }
 
 // readSmallFile reads at most max bytes of path and refuses more; errors start with
@@ -140,6 +173,7 @@ func (a *AnalysisFlags) GateOptions(f *factory, onMeasurement func(analysis.Meas
 		Clock:         f.Clock,
 		Getenv:        os.Getenv,
 		OnMeasurement: onMeasurement,
+		PrivateArgs:   a.privateArgs(),
 		SecretData: func(ctx context.Context, namespace, name string) (map[string][]byte, error) {
 			c, err := f.Client()
 			if err != nil {

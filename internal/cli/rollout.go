@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -428,9 +426,7 @@ func (o *RolloutOptions) spec(batch int) v1alpha1.RotationSpec {
 	}
 	if o.analysisJSON != nil {
 		spec.Analysis = &v1alpha1.Analysis{Inline: &runtime.RawExtension{Raw: o.analysisJSON}, Inconclusive: v1alpha1.InconclusivePause}
-		for _, k := range slices.Sorted(maps.Keys(o.Analysis.args)) {
-			spec.Analysis.Args = append(spec.Analysis.Args, v1alpha1.AnalysisArg{Name: k, Value: o.Analysis.args[k]})
-		}
+		spec.Analysis.Args = o.Analysis.record()
 		if o.AnalysisDuration > 0 {
 			spec.Analysis.Duration = &metav1.Duration{Duration: o.AnalysisDuration}
 		}

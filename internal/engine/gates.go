@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/analysis"
@@ -43,7 +44,15 @@ func AnalysisGate(rot *v1alpha1.SecretRotation, opts analysis.Options) (*analysi
 	}
 	user := map[string]string{}
 	for _, arg := range a.Args {
-		user[arg.Name] = arg.Value
+		if !arg.Private {
+			user[arg.Name] = arg.Value
+			continue
+		}
+		v, ok := opts.PrivateArgs[arg.Name]
+		if !ok {
+			return nil, fmt.Errorf("analysis argument %q was given privately (from a file or the environment) when the rotation started, so it is not recorded: the run that continues the rotation must give it again", arg.Name)
+		}
+		user[arg.Name] = v
 	}
 	args, err := analysis.MergeArgs(user, analysis.Facts{Family: rot.Spec.Family, Version: rot.Status.TargetVersion, Namespace: rot.Namespace})
 	if err != nil {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rotor-project/rotor/test/clusterenv"
 )
@@ -94,5 +97,71 @@ func TestCredentialsNeedNotBeInArgv(t *testing.T) {
 				t.Fatalf("webhook posts: %v", posts)
 			}
 		})
+	}
+}
+
+// TestPrivateAnalysisArgumentsAreNotJournaled: analysis arguments given from a file or
+// the environment gate the rollout, and the rotation's journal records their names
+// only, so a credential never lands in a ConfigMap of the namespace.
+func TestPrivateAnalysisArgumentsAreNotJournaled(t *testing.T) {
+	t.Parallel()
+	ns := clusterenv.Namespace(t)
+	rotated(t, ns, "auth")
+	const apiKey = "CANARY-journal-key-5d"
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Api-Key") != apiKey {
+			http.Error(w, "who are you", http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte(`{"errors": 0}`))
+	}))
+	defer metrics.Close()
+	dir := t.TempDir()
+	analysisFile := filepath.Join(dir, "errors.yaml")
+	mustWrite(t, analysisFile, fmt.Sprintf(`spec:
+  args:
+  - name: api-key
+  - name: zone
+  metrics:
+  - name: errors
+    successCondition: result == 0
+    provider:
+      web:
+        url: %s/{{args.zone}}
+        jsonPath: "{$.errors}"
+        headers:
+        - key: X-Api-Key
+          value: "{{args.api-key}}"
+`, metrics.URL))
+	argFile := filepath.Join(dir, "args.env")
+	mustWrite(t, argFile, "api-key="+apiKey+"\n")
+	if r := run(t, nil, "new-token", "create", "auth", "-n", ns, "--from-stdin", "token"); r.Code != 0 {
+		t.Fatalf("create: exit %d\n%s", r.Code, r.Stderr)
+	}
+	r := run(t, nil, "", "rollout", "auth", "-n", ns, "--to", "latest", "--yes", "--timeout", rotorTimeout(t),
+		"--analysis", analysisFile, "--arg-file", argFile, "--arg", "zone=eu")
+	if r.Code != 0 {
+		t.Fatalf("rollout: exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if strings.Contains(r.Stdout+r.Stderr, "CANARY") {
+		t.Fatalf("a credential was printed:\n%s\n%s", r.Stdout, r.Stderr)
+	}
+	cms, err := clusterenv.Client(t).CoreV1().ConfigMaps(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	journaled := false
+	for _, cm := range cms.Items {
+		b, _ := json.Marshal(cm)
+		if strings.Contains(string(b), "CANARY") {
+			t.Fatalf("ConfigMap %s holds the credential", cm.Name)
+		}
+		// The public argument is recorded with its value, the private one by name.
+		if strings.Contains(string(b), `\"name\":\"zone\",\"value\":\"eu\"`) && strings.Contains(string(b), `\"name\":\"api-key\",\"value\":\"\",\"private\":true`) {
+			journaled = true
+		}
+	}
+	if !journaled {
+		t.Fatalf("no journal records the arguments as expected in %d ConfigMaps", len(cms.Items))
 	}
 }
