@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/rotor-project/rotor/test/clusterenv"
-	"github.com/rotor-project/rotor/test/promenv"
+	"github.com/rotor-project/rotor/test/freeport"
 )
 
 func TestMain(m *testing.M) { clusterenv.Main(m) }
@@ -48,11 +48,8 @@ func TestControllerBench(t *testing.T) {
 	}
 	cfg.CRDs = filepath.Join(root, "deploy", "charts", "rotor", "crds")
 	cfg.Kubeconfig, cfg.Rest = clusterenv.Kubeconfig(t), clusterenv.RESTConfig(t)
-	for _, a := range []*string{&cfg.MetricsAddr, &cfg.ProbeAddr} {
-		l := promenv.Listen(t)
-		*a = l.Addr().String()
-		_ = l.Close()
-	}
+	// Below the ephemeral range, where no outgoing connection can take them.
+	cfg.MetricsAddr, cfg.ProbeAddr = freeport.Addr(t), freeport.Addr(t)
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -222,6 +222,9 @@ func (e *Engine) plan(ctx context.Context, rot *v1alpha1.SecretRotation) (Result
 		return Result{Rotation: rot}, err
 	}
 	p, err := e.Planner.Plan(ctx, req)
+	if err == nil && rot.Spec.Strategy.Type == v1alpha1.BlueGreen {
+		err = blueGreenFits(ctx, e.Client, p)
+	}
 	t := e.Clock.Now()
 	var pe *rollout.PlanError
 	switch {
@@ -238,6 +241,22 @@ func (e *Engine) plan(ctx context.Context, rot *v1alpha1.SecretRotation) (Result
 		return Result{Rotation: rot}, err
 	}
 	return Result{Rotation: saved, Action: Action{Type: ActPlan}, Done: saved.Status.Phase.Final()}, nil
+}
+
+// blueGreenFits refuses a blue-green plan that moves consumers other than
+// Deployments (only a Deployment has a green copy) or Deployments an autoscaler
+// scales (it would undo each step's replicas).
+func blueGreenFits(ctx context.Context, client kubernetes.Interface, p *rollout.Plan) error {
+	var problems []string
+	for _, it := range p.Active() {
+		if it.Consumer.Kind != "Deployment" {
+			problems = append(problems, fmt.Sprintf("%s: a blue-green rotation runs a green copy of Deployments only; rotate it with the rolling strategy", it.Consumer))
+		}
+	}
+	if len(problems) > 0 {
+		return &rollout.PlanError{Problems: problems}
+	}
+	return rollout.AutoscaledDeployments(ctx, client, p.Active())
 }
 
 // Abort asks the engine to roll the rotation back at its next step (it then ends

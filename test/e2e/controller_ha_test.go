@@ -37,6 +37,7 @@ func pidOf(identity string) int {
 // blue at full size on the new version, green deleted, the journal Succeeded and
 // driven by the survivor.
 func TestControllerLeaderKilledMidBlueGreenSecondFinishes(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	c := clusterenv.Client(t)
 	clk := newClock(t0)
@@ -116,6 +117,7 @@ func inlineAnalysis(promURL string) string {
 // controller: when the metric fails during it, the controller rolls every consumer
 // back and the status says the gate failed.
 func TestControllerWatchRollsBackOnMetricFailure(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	exp := promenv.StartExporter(t)
 	prom := promenv.Start(t, exp.Target)
@@ -194,6 +196,7 @@ func promValue(t *testing.T, s *promenv.Server, q string) string {
 // version's age and due state, and the mixed state during a slow (blue-green, paused)
 // rollout: two versions of the family with consumers at once.
 func TestControllerMetricsScrapedByPrometheus(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	clk := newClock(time.Now().Add(-48 * time.Hour).Truncate(time.Second))
 	v1 := createVersion(t, clk, ns, "app", "one", "--rotate-after", "1d")

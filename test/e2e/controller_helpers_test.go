@@ -26,7 +26,7 @@ import (
 	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/ownership"
 	"github.com/rotor-project/rotor/test/clusterenv"
-	"github.com/rotor-project/rotor/test/promenv"
+	"github.com/rotor-project/rotor/test/freeport"
 	"github.com/rotor-project/rotor/test/waitfor"
 )
 
@@ -84,6 +84,7 @@ type controllerProc struct {
 	cmd     *exec.Cmd
 	log     *syncBuffer
 	metrics string // host:port of /metrics
+	probe   string // host:port of /healthz and /readyz
 	done    chan struct{}
 }
 
@@ -104,39 +105,64 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// freeAddr is a loopback address on a free port in the tests' range.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l := promenv.Listen(t)
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
-}
-
 // startController runs the controller for namespace ns (leader election off unless
-// args turn it on) and stops it at cleanup.
+// args turn it on), waits until its health probe answers, and stops it at cleanup. Its
+// addresses lie below the ephemeral range; one that another test took in between makes
+// it start again on others.
 func startController(t *testing.T, ns string, args ...string) *controllerProc {
 	t.Helper()
 	installCRDs(t)
-	p := &controllerProc{log: &syncBuffer{}, metrics: freeAddr(t), done: make(chan struct{})}
-	full := append([]string{"controller", "--kubeconfig", clusterenv.Kubeconfig(t), "--namespaces", ns,
-		"--metrics-bind-address", p.metrics, "--health-probe-bind-address", freeAddr(t), "--leader-elect-namespace", ns, "-v", "1"}, args...)
-	if !containsPrefix(args, "--leader-elect") {
-		full = append(full, "--leader-elect=false")
-	}
-	p.cmd = exec.Command(rotorBinary(t), full...)
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("controller (pid %d) log:\n%s", p.cmd.Process.Pid, p.log.String())
+	for attempt := 1; ; attempt++ {
+		p := &controllerProc{log: &syncBuffer{}, metrics: freeport.Addr(t), probe: freeport.Addr(t), done: make(chan struct{})}
+		full := append([]string{"controller", "--kubeconfig", clusterenv.Kubeconfig(t), "--namespaces", ns,
+			"--metrics-bind-address", p.metrics, "--health-probe-bind-address", p.probe, "--leader-elect-namespace", ns, "-v", "1"}, args...)
+		if !containsPrefix(args, "--leader-elect") {
+			full = append(full, "--leader-elect=false")
 		}
+		p.cmd = exec.Command(rotorBinary(t), full...)
+		p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = p.cmd.Wait(); close(p.done) }()
+		t.Cleanup(func() {
+			p.stop()
+			if t.Failed() {
+				t.Logf("controller (pid %d) log:\n%s", p.cmd.Process.Pid, p.log.String())
+			}
+		})
+		if p.healthy(t) {
+			return p
+		}
+		if !strings.Contains(p.log.String(), freeport.InUse) || attempt == 5 {
+			t.Fatalf("the controller exited before it was healthy:\n%s", p.log.String())
+		}
+	}
+}
+
+// healthy waits until the health probe answers (true) or the process exits (false).
+func (p *controllerProc) healthy(t *testing.T) bool {
+	t.Helper()
+	ok := false
+	err := waitfor.PollContext(waitfor.Context(t), func(ctx context.Context) (bool, error) {
+		select {
+		case <-p.done:
+			return true, nil
+		default:
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.probe+"/healthz", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, nil
+		}
+		_ = resp.Body.Close()
+		ok = resp.StatusCode == http.StatusOK
+		return ok, nil
 	})
-	return p
+	if err != nil {
+		t.Fatalf("waiting for the controller's health probe: %v\n%s", err, p.log.String())
+	}
+	return ok
 }
 
 func containsPrefix(args []string, prefix string) bool {

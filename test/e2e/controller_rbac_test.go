@@ -133,6 +133,7 @@ func mustUnmarshal(t *testing.T, b []byte, v any) {
 // created and deleted, events recorded); the same ServiceAccount may not write or
 // delete Secrets, nor read anything in another namespace.
 func TestControllerRunsUnderTheChartsRBAC(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	docs := renderChart(t, ns, "scopedNamespaces={"+ns+"}")
 	applyRBAC(t, docs)

@@ -41,6 +41,7 @@ func createVersion(t *testing.T, clk *steppingClock, ns, fam, value string, extr
 // every consumer is re-pointed, the status journals it in kstatus form, and Events say
 // so on the SecretRotation and on the consumer — none of which carries the value.
 func TestControllerRollsOutANewVersionMadeByCreate(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	const canary = "canary-value-9f2c41d7"
 	clk := newClock(t0)
@@ -98,6 +99,7 @@ func containsLine(lines []string, prefix string) bool {
 // which workload failed and why, and the SecretRotation is Stalled (kstatus) until a
 // newer version appears.
 func TestControllerRollsBackABadVersion(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	clk := newClock(t0)
 	v1 := createVersion(t, clk, ns, "app", "good")
@@ -143,6 +145,7 @@ spec: {family: app, target: latest}
 // rollback change its spec.target (and say so) without touching any consumer, -A
 // refuses naming the owner, and status shows the SecretRotation's phase.
 func TestCLIDefersToSecretRotation(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	v1, v2 := twoVersions(t, ns, "app")
 	createDeployment(t, ns, deployment("web", v2, 1))
@@ -208,6 +211,7 @@ func toUnstructured(rot *v1alpha1.SecretRotation) (*unstructured.Unstructured, e
 // A spec the API server can tell is wrong is refused at admission by the CRD's CEL
 // rules, with a message that says what to write, and nothing is stored.
 func TestSecretRotationRejectedByCELAtAdmission(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	installCRDs(t)
 	cases := []struct{ spec, want string }{
@@ -251,6 +255,7 @@ func TestSecretRotationRejectedByCELAtAdmission(t *testing.T) {
 // resourceVersion it read, so a driver that lost the race gets a ConflictError and
 // stops writing; a save never changes what the user asked (the spec).
 func TestStatusStoreIsFencedByResourceVersion(t *testing.T) {
+	t.Parallel()
 	ns := clusterenv.Namespace(t)
 	name := applySecretRotation(t, ns, "apiVersion: rotor.dev/v1alpha1\nkind: SecretRotation\nmetadata: {name: app}\nspec: {family: app, target: latest}\n")
 	scheme, err := controller.Scheme()

@@ -65,7 +65,12 @@ the target version, its key names), write SecretRotation status and events. */}}
   verbs: [get, list, watch, patch]
 - apiGroups: [batch]
   resources: [jobs]
-  verbs: [get, list, watch]
+  # create and delete: spec.verify runs a verification Job against the new version.
+  verbs: [get, list, watch, create, delete]
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  # A blue-green rotation refuses a Deployment an autoscaler scales.
+  verbs: [list]
 - apiGroups: [networking.k8s.io]
   resources: [ingresses]
   verbs: [get, list, watch, patch]
