@@ -1,4 +1,5 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154
+# (root, dir and lc are set by hack/demo.sh.)
 # lib.sh: how hack/demo.sh talks to its viewer and starts what it needs. Sourced, not run.
 #
 # Output: step headers, narration and the commands (as a user would type them) go to
@@ -70,10 +71,10 @@ refused() {
 }
 
 # soak_end FILE: the first soak end rotor wrote in FILE (a refusal, a runbook):
-# "... ends 2025-07-23T11:00:00Z ...".
+# "... its soak ends 2025-07-23T11:00:00Z ..." (or "soaked until", once it has ended).
 soak_end() {
   local t
-  t=$(grep -o 'ends [0-9-]*T[0-9:]*Z' "$1" | head -n 1 | cut -d' ' -f2)
+  t=$(grep -oE '(ends|soaked until) [0-9-]+T[0-9:]+Z' "$1" | head -n 1 | awk '{print $NF}')
   if [ -z "$t" ]; then
     echo "demo: $1 does not say when the soak ends" >&2
     exit 1

@@ -94,8 +94,8 @@ func Render(in Input) string {
 
 	w("\n## Before you start\n\n")
 	start := in.Now
-	switch {
-	case in.Gate == nil:
+	switch in.Gate {
+	case nil:
 		w("- [x] %s requires no other environment.\n", in.Environment)
 	default:
 		for _, l := range in.Gate.Links {
