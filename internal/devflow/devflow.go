@@ -100,7 +100,7 @@ func (f *Flow) Replace(ctx context.Context, namespace, fam string, data map[stri
 			return nil, fmt.Errorf("reading Secret %s in namespace %q: %w", fam, namespace, err)
 		}
 		if cur.Immutable != nil && *cur.Immutable {
-			return nil, fmt.Errorf("Secret %s in namespace %q is immutable, so its data cannot be replaced in place: make versions of it instead (rotor.yaml: versioned: true, then rotor adopt %s)", fam, namespace, fam)
+			return nil, fmt.Errorf("the Secret %s in namespace %q is immutable, so its data cannot be replaced in place: make versions of it instead (rotor.yaml: versioned: true, then rotor adopt %s)", fam, namespace, fam)
 		}
 		patch, err := replacePatch(cur, data, by, at)
 		if err != nil {

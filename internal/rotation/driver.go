@@ -83,7 +83,7 @@ func (d *Driver) Run(ctx context.Context, rot *v1alpha1.SecretRotation, abort <-
 		// A watch event normally wakes the driver; the timer is the safety net for one
 		// that was missed (a watch re-opened while the API server was away).
 		wait := res.RequeueAfter
-		if (wait <= 0 || wait > fallbackWait) && !(res.Action.Window && wait > 0) {
+		if (wait <= 0 || wait > fallbackWait) && (!res.Action.Window || wait <= 0) {
 			// Waiting for a maintenance window is waiting for the clock alone: no
 			// change in the cluster brings it sooner.
 			wait = fallbackWait
