@@ -62,7 +62,8 @@ cluster-down: $(LOCALCLUSTER) ## Stop the cluster `make cluster` started
 	$(LOCALCLUSTER) down --dir $(CLUSTER_DIR)
 
 .PHONY: demo
-demo: build $(LOCALCLUSTER) ## Play the rotation story on a throw-away local cluster
+demo: build test-deps $(LOCALCLUSTER) ## Play the whole story (dev, staging, soak, production, rollback, cleanup) on a throw-away local cluster
+	$(GO) build -o bin/demo-metrics ./hack/demo/metrics
 	hack/demo.sh
 
 .PHONY: test-deps

@@ -246,6 +246,9 @@ func (o *CleanupOptions) Run(ctx context.Context) error {
 		DryRunServer: o.DryRun.strategy == dryRunServer,
 		OnDeleted:    o.hook(),
 	})
+	if o.DryRun.strategy == dryRunNone {
+		recordDeleted(ctx, r, plan, o.Family, o.streams.ErrOut)
+	}
 	if isAccessProblem(execErr) {
 		return execErr
 	}

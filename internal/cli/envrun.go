@@ -21,6 +21,7 @@ import (
 	"github.com/rotor-project/rotor/internal/kube"
 	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/internal/rotation"
+	"github.com/rotor-project/rotor/internal/runbook"
 	"github.com/rotor-project/rotor/internal/verify"
 	"github.com/rotor-project/rotor/internal/versions"
 )
@@ -301,6 +302,9 @@ func (e *envRun) prepare(ctx context.Context, name string) (*cluster, error) {
 		if err != nil {
 			return refuse(e.planProblem(ctx, clients, ns, err))
 		}
+		if v := pol.Verify.Value; v != nil {
+			noteVerifyTemplate(plan, v.Job)
+		}
 		if err := printPlan(e.streams.Out, plan); err != nil {
 			return refuse(err)
 		}
@@ -321,6 +325,18 @@ func (e *envRun) prepare(ctx context.Context, name string) (*cluster, error) {
 		return refuse(errors.New("not applied: declined; the new versions were deleted"))
 	}
 	return c, nil
+}
+
+// noteVerifyTemplate explains the environment's verification template where a plan
+// lists it: a Job found as a consumer that cannot be re-pointed, and need not be, since
+// every verification Job made from it names the version under test.
+func noteVerifyTemplate(plan *rollout.Plan, job string) {
+	for i := range plan.Items {
+		it := &plan.Items[i]
+		if it.Skip && it.Consumer.Kind == "Job" && it.Consumer.Name == job {
+			it.Note = "the verification template (verify.job): it is not re-pointed; each verification Job rotor makes from it names the new version"
+		}
+	}
 }
 
 // discard deletes the versions a refused cluster created and releases its locks.
@@ -481,15 +497,26 @@ func (e *envRun) execute(ctx context.Context, c *cluster) error {
 // markEligible records on a succeeded batch when cleanup may delete the versions it
 // replaced (retention from its finish; the newest keep are kept whatever their age).
 func (e *envRun) markEligible(ctx context.Context, c *cluster, rot *v1alpha1.SecretRotation) (*v1alpha1.SecretRotation, error) {
-	pol := e.env.policy
 	if rot.Status.Finished == nil {
 		return rot, nil
 	}
-	at := rot.Status.Finished.Add(pol.Retain.Value)
-	entry := v1alpha1.ChecklistEntry{Name: checkEligible, At: metav1.NewTime(at),
-		Detail: fmt.Sprintf("cleanup may delete %s from then (retain %s from this rotation's finish; the newest %d are always kept): rotor cleanup %s -n %s%s",
-			strings.Join(fromVersions(rot), ", "), pol.Retain.Value, pol.Keep.Value, e.fam, rot.Namespace, contextFlag(c.name))}
+	entry := eligibleEntry(rot, e.fam, e.env.policy, c.name)
 	return amendJournal(ctx, c.r, rot, func(r *v1alpha1.SecretRotation) { rotation.Check(&r.Status, entry) })
+}
+
+// eligibleEntry is the "old version eligible for cleanup" entry of a finished rotation:
+// when, and the cleanup command that keeps what the policy's retention keeps. An
+// adoption replaced the unversioned Secret, which cleanup never deletes: it says so.
+func eligibleEntry(rot *v1alpha1.SecretRotation, fam string, pol config.Policy, kubeContext string) v1alpha1.ChecklistEntry {
+	from := fromVersions(rot)
+	if len(from) == 1 && from[0] == fam {
+		return v1alpha1.ChecklistEntry{Name: checkEligible, At: *rot.Status.Finished,
+			Detail: fmt.Sprintf("the unversioned Secret %s is not a version: cleanup never deletes it; delete it yourself once nothing names it (rotor refs %s -n %s%s)",
+				fam, fam, rot.Namespace, contextFlag(kubeContext))}
+	}
+	return v1alpha1.ChecklistEntry{Name: checkEligible, At: metav1.NewTime(rot.Status.Finished.Add(pol.Retain.Value)),
+		Detail: fmt.Sprintf("cleanup may delete %s from then (retain %s from this rotation's finish; the newest %d are always kept): rotor cleanup %s -n %s%s %s",
+			strings.Join(from, ", "), runbook.Period(pol.Retain.Value), pol.Keep.Value, fam, rot.Namespace, contextFlag(kubeContext), runbook.CleanupFlags(pol))}
 }
 
 // amendJournal changes a stored rotation, re-reading it on conflict.

@@ -98,8 +98,9 @@ func Render(in Input) string {
 		w("- [x] %s requires no other environment.\n", in.Environment)
 	} else {
 		for _, l := range in.Gate.Links {
-			w("- [%s] %s: rotation `%s` in %s (ID `%s`) finished %s, soaked until %s.\n", tick(!l.SoakEnded.After(in.Now)), l.Environment, l.Name,
-				where(l.Context, l.Namespace), l.Run, stamp(l.Finished.Time), stamp(l.SoakEnded.Time))
+			soaked := !l.SoakEnded.After(in.Now)
+			w("- [%s] %s: rotation `%s` in %s (ID `%s`) finished %s, %s %s.\n", tick(soaked), l.Environment, l.Name,
+				where(l.Context, l.Namespace), l.Run, stamp(l.Finished.Time), map[bool]string{true: "soaked until", false: "its soak ends"}[soaked], stamp(l.SoakEnded.Time))
 		}
 		for _, u := range in.Gate.Unmet {
 			w("- [ ] %s\n", u.Reason)
@@ -117,9 +118,13 @@ func Render(in Input) string {
 	if s.Always() {
 		w("- Window: none; any time%s.\n", soakNote(start, in.Now))
 	} else {
+		// The window that is open then, or the next one: the rotation starts at its
+		// opening, or at once when it is open already.
 		iv := config.EarliestStart(in.Now, start, s)
-		w("- Window: %s. The rotation may start %s and should finish before %s; a rotation still running then %s.\n", s, stamp(iv.Start), stamp(iv.End), onEnd(p.OnWindowEnd.Value))
-		start = iv.Start
+		if iv.Start.After(start) {
+			start = iv.Start
+		}
+		w("- Window: %s. The rotation may start %s and should finish before %s; a rotation still running then %s.\n", s, stamp(start), stamp(iv.End), onEnd(p.OnWindowEnd.Value))
 	}
 	for _, sc := range in.Scopes {
 		if sc.Unversioned && len(sc.InUse) == 1 && sc.InUse[0] == in.Family {
@@ -180,11 +185,12 @@ func Render(in Input) string {
 	}
 
 	w("\n## Cleanup\n\n")
-	eligible := start.Add(p.Retain.Value)
+	// The rotation ends no sooner than its pauses and watch after its start.
+	eligible := start.Add(min).Add(p.Retain.Value)
 	w("The versions in use now may be deleted by cleanup from %s at the earliest (retention %s from the rotation's end; the newest %d are always kept), when nothing references them:\n\n",
 		stamp(eligible), duration(p.Retain.Value), p.Keep.Value)
 	for _, sc := range in.Scopes {
-		w("- `rotor cleanup %s -n %s%s --dry-run`\n", in.Family, sc.Namespace, map[bool]string{true: " --context " + sc.Context, false: ""}[sc.Context != ""])
+		w("- `rotor cleanup %s -n %s%s %s --dry-run`\n", in.Family, sc.Namespace, map[bool]string{true: " --context " + sc.Context, false: ""}[sc.Context != ""], CleanupFlags(p))
 	}
 	if hasUnversioned(in.Scopes) {
 		w("\nThe unversioned Secret `%s` is never deleted by cleanup.\n", in.Family)
@@ -232,6 +238,12 @@ func Render(in Input) string {
 		w("- [ ] %s\n", it)
 	}
 	return b.String()
+}
+
+// CleanupFlags are the flags that make `rotor cleanup` keep what the policy's retention
+// keeps (cleanup reads no rotor.yaml): "--retain 14d --keep 2".
+func CleanupFlags(p config.Policy) string {
+	return fmt.Sprintf("--retain %s --keep %d", duration(p.Retain.Value), p.Keep.Value)
 }
 
 func renderDev(w func(string, ...any), in Input, cfgFlag string) {
@@ -325,6 +337,10 @@ func orFile(s string) string {
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// Period writes a policy's duration as rotor.yaml and cleanup's flags take it: whole
+// days as days (14d), else as Go does without zero units (1h15m, 5m).
+func Period(d time.Duration) string { return duration(d) }
 
 // duration writes whole days as days (14d), else as Go does without zero units
 // (1h15m, 5m).

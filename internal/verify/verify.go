@@ -2,7 +2,7 @@
 // the new version" as a gate after the last step. The environment names a Job or a
 // CronJob in the namespace (spec.verify.job) that serves as a template; rotor creates a
 // Job from its pod template with every reference to the family (a version, or the
-// unversioned Secret being adopted) pointed at the new version, and ROTOR_FAMILY,
+// unversioned Secret named like it) pointed at the new version, and ROTOR_FAMILY,
 // ROTOR_VERSION and ROTOR_NAMESPACE set in each container, then waits for it to
 // complete (the gate passes) or fail (it fails, and the rotation rolls back) — the
 // convention of Argo Rollouts' job metric provider.
@@ -63,14 +63,13 @@ func (r *Runner) Gate(rot *v1alpha1.SecretRotation) gate.Gate {
 	if rot.Spec.Verify == nil {
 		return nil
 	}
-	return &jobGate{r: r, template: rot.Spec.Verify.Job, rotation: rot.Name, adopt: rot.Spec.Adopt}
+	return &jobGate{r: r, template: rot.Spec.Verify.Job, rotation: rot.Name}
 }
 
 type jobGate struct {
 	r        *Runner
 	template string
 	rotation string
-	adopt    bool
 }
 
 func (g *jobGate) Name() string { return GateName }
@@ -129,12 +128,16 @@ func JobName(template, rotation, version string) string {
 	return template + suffix
 }
 
-// Job builds the verification Job from a template's spec.
-func Job(spec *batchv1.JobSpec, fam, namespace, template, rotation, version string, adopt bool) *batchv1.Job {
+// Job builds the verification Job from a template's spec. Every reference to the
+// family, the unversioned Secret included, names the version under test: a template is
+// not a consumer, and one written before the family was adopted (when the unversioned
+// Secret was the only name it could use) must test each new version after it, not the
+// old values.
+func Job(spec *batchv1.JobSpec, fam, namespace, template, rotation, version string) *batchv1.Job {
 	s := spec.DeepCopy()
 	s.Suspend = ptr.To(false)
 	secretref.PodSpec("spec.template.spec", &s.Template.Spec, func(ref secretref.Ref) bool {
-		if repoint.Names(fam, ref.Name, adopt) {
+		if repoint.Names(fam, ref.Name, true) {
 			ref.Set(version)
 		}
 		return true
@@ -169,7 +172,7 @@ func (g *jobGate) ensure(ctx context.Context, step gate.Step) (*batchv1.Job, err
 	if err != nil {
 		return nil, err
 	}
-	want := Job(spec, step.Family, step.Namespace, g.template, g.rotation, step.Version, g.adopt)
+	want := Job(spec, step.Family, step.Namespace, g.template, g.rotation, step.Version)
 	jobs := g.r.Client.BatchV1().Jobs(step.Namespace)
 	created, err := jobs.Create(ctx, want, metav1.CreateOptions{FieldManager: repoint.FieldManager})
 	switch {

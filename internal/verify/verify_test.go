@@ -35,13 +35,12 @@ func TestTheJobRunsTheTemplateAgainstTheNewVersion(t *testing.T) {
 	tests := []struct {
 		name   string
 		secret string
-		adopt  bool
 		want   string
 	}{
-		{"a reference to an older version names the new one", "app-20250101000000", false, "app-20250201000000"},
-		{"a reference to the unversioned Secret stays unless it is being adopted", "app", false, "app"},
-		{"adopting, a reference to the unversioned Secret names the first version", "app", true, "app-20250201000000"},
-		{"another family's Secret is left alone", "other-20250101000000", false, "other-20250101000000"},
+		{"a reference to an older version names the new one", "app-20250101000000", "app-20250201000000"},
+		{"a reference to the unversioned Secret names the new version (the first when adopting, every later one after)", "app", "app-20250201000000"},
+		{"another family's Secret is left alone", "other-20250101000000", "other-20250101000000"},
+		{"another Secret whose name starts with the family's is left alone", "app-config", "app-config"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,7 +49,7 @@ func TestTheJobRunsTheTemplateAgainstTheNewVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			j := Job(spec, "app", "stg", "integration-tests", "rot-1", "app-20250201000000", tt.adopt)
+			j := Job(spec, "app", "stg", "integration-tests", "rot-1", "app-20250201000000")
 			if got := j.Spec.Template.Spec.Containers[0].EnvFrom[0].SecretRef.Name; got != tt.want {
 				t.Fatalf("the Job names %q, want %q", got, tt.want)
 			}
