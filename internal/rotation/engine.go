@@ -167,7 +167,9 @@ func (e *Engine) write(ctx context.Context, rot *v1alpha1.SecretRotation, a Acti
 	if err != nil {
 		return Result{Rotation: rot, Action: a}, err
 	}
-	dctx, cancel := context.WithDeadline(ctx, deadlineOf(saved, obs.Now))
+	// The step's budget is what the rotation's deadline leaves by the engine's clock;
+	// a context's deadline is on the machine's clock, so hand it the duration.
+	dctx, cancel := context.WithTimeout(ctx, deadlineOf(saved, obs.Now).Sub(obs.Now))
 	defer cancel()
 	change, doErr := e.do(dctx, saved, a, obs)
 	if ctx.Err() != nil {

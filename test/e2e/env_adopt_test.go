@@ -144,7 +144,7 @@ environments:
 		t.Fatalf("adopt in the unversioned environment: %+v", r)
 	}
 
-	r = run(t, nil, "canary-dev-new-2", "rotate", "app", "--env", "dev", "--config", cfg, "--from-previous", "--set", "token")
+	r = run(t, nil, "canary-dev-new-2", "rotate", "app", "--env", "dev", "--config", cfg, "--from-previous", "--set", "token", "--yes")
 	if r.Code != 0 || strings.Contains(r.Stdout+r.Stderr, "canary-dev") || !strings.Contains(r.Stdout, "restarted Deployment/web") {
 		t.Fatalf("the dev flow: %+v", r)
 	}

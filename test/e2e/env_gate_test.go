@@ -21,9 +21,10 @@ func TestBreakGlassIsRecordedWithTheCallersIdentityAndReason(t *testing.T) {
 	if r := run(t, nil, "staging-token", "rotate", "app", "--env", "staging", "--config", w.config, "--from-previous", "--set", "token", "--yes"); r.Code != 0 {
 		t.Fatalf("rotate staging: %+v", r)
 	}
-	done := finishedAt(t, lastRotation(t, w.stg, "app"))
-	clk := newClock(done.Add(time.Hour))
-	noReason := run(t, clk, "x", "promote", "app", "--env", "production", "--config", w.config, "--from-stdin", "token", "--break-glass")
+	// The real clock: staging's soak of 1d has just begun. (A fake clock ahead of the
+	// API server's would name versions in the future, which rotor refuses.)
+	var clk *steppingClock
+	noReason := run(t, clk, "x", "promote", "app", "--env", "production", "--config", w.config, "--from-stdin", "token", "--break-glass", "--yes")
 	if noReason.Code != 1 || !strings.Contains(noReason.Stderr, "--break-glass needs --reason") {
 		t.Fatalf("break-glass without a reason: %+v", noReason)
 	}
@@ -62,8 +63,9 @@ environments:
   windows:
   - {days: [Mon], start: "02:00", end: "03:00", timeZone: Europe/Berlin}
 `, ns)
-	// A Wednesday, a year after the real clock, so the rotation's deadline is ahead.
-	wed := time.Date(time.Now().Year()+1, 7, 1, 12, 0, 0, 0, time.UTC)
+	// A Wednesday a year before the real clock: a version named after a later time
+	// would lie in the future, which rotor refuses.
+	wed := time.Date(time.Now().Year()-1, 7, 1, 12, 0, 0, 0, time.UTC)
 	for wed.Weekday() != time.Wednesday {
 		wed = wed.AddDate(0, 0, 1)
 	}
@@ -150,7 +152,7 @@ func TestAFailingVerificationJobRollsStagingBackAndBlocksPromotion(t *testing.T)
 		t.Fatalf("verification Jobs: %v %v", jobs, err)
 	}
 	before := snapshot(t, w.prd)
-	p := run(t, newClock(finishedAt(t, rot).Add(48*time.Hour)), "x", "promote", "app", "--env", "production", "--config", w.config, "--from-stdin", "token")
+	p := run(t, newClock(finishedAt(t, rot).Add(48*time.Hour)), "x", "promote", "app", "--env", "production", "--config", w.config, "--from-stdin", "token", "--yes")
 	if p.Code != 1 || !strings.Contains(p.Stderr, "did not succeed (RolledBack: gate verify") {
 		t.Fatalf("promote after a failed verification: %+v", p)
 	}

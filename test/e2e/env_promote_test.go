@@ -53,17 +53,20 @@ func TestPromoteIsRefusedDuringTheSoakAndProceedsAfterIt(t *testing.T) {
 	w := newPromoteWorld(t)
 	before := snapshot(t, w.prd)
 
-	first := run(t, nil, "new-staging-token", "promote", "app", "--env", "production", "--config", w.config, "--from-previous", "--set", "token")
+	first := run(t, nil, "new-staging-token", "promote", "app", "--env", "production", "--config", w.config, "--from-previous", "--set", "token", "--yes")
 	if first.Code != 1 || !strings.Contains(first.Stderr, "staging has no rotation of app in namespace "+w.stg+": every change goes through staging first") {
 		t.Fatalf("promote before any staging rotation: %+v", first)
 	}
-	direct := run(t, nil, "x", "rotate", "app", "--env", "production", "--config", w.config, "--from-stdin", "token")
+	direct := run(t, nil, "x", "rotate", "app", "--env", "production", "--config", w.config, "--from-stdin", "token", "--yes")
 	if direct.Code != 1 || !strings.Contains(direct.Stderr, "environment production requires staging") || !strings.Contains(direct.Stderr, "rotor promote app --env production") {
 		t.Fatalf("rotate into production: %+v", direct)
 	}
 	assertUnchanged(t, w.prd, before)
 
-	r := run(t, nil, "new-staging-token", "rotate", "app", "--env", "staging", "--config", w.config, "--from-previous", "--set", "token", "--yes")
+	// Staging rotates three days ago, by a fake clock, so the promotions a day later
+	// still name their versions in the past (rotor refuses a version named after a time
+	// ahead of the API server's).
+	r := run(t, newClock(time.Now().Add(-72*time.Hour).Truncate(time.Second)), "new-staging-token", "rotate", "app", "--env", "staging", "--config", w.config, "--from-previous", "--set", "token", "--yes")
 	if r.Code != 0 {
 		t.Fatalf("rotate staging: %+v", r)
 	}
@@ -73,7 +76,7 @@ func TestPromoteIsRefusedDuringTheSoakAndProceedsAfterIt(t *testing.T) {
 	}
 	done := finishedAt(t, staged)
 
-	early := run(t, newClock(done.Add(time.Hour)), "new-production-token", "promote", "app", "--env", "production", "--config", w.config, "--from-previous", "--set", "token")
+	early := run(t, newClock(done.Add(time.Hour)), "new-production-token", "promote", "app", "--env", "production", "--config", w.config, "--from-previous", "--set", "token", "--yes")
 	soakEnd := done.Add(24 * time.Hour).UTC().Format(time.RFC3339)
 	if early.Code != 1 || !strings.Contains(early.Stderr, "its soak of 1d ends "+soakEnd) || !strings.Contains(early.Stderr, "the soak ends "+soakEnd+": promote then") ||
 		!strings.Contains(early.Stderr, "nothing was changed") {
@@ -98,7 +101,7 @@ func TestPromoteIsRefusedDuringTheSoakAndProceedsAfterIt(t *testing.T) {
 		t.Fatalf("production's web names %v, want %s", got, promoted.Status.TargetVersion)
 	}
 
-	again := run(t, newClock(done.Add(26*time.Hour)), "x", "promote", "app", "--env", "production", "--config", w.config, "--from-previous", "--set", "token")
+	again := run(t, newClock(done.Add(26*time.Hour)), "x", "promote", "app", "--env", "production", "--config", w.config, "--from-previous", "--set", "token", "--yes")
 	if again.Code != 1 || !strings.Contains(again.Stderr, "it was promoted already") {
 		t.Fatalf("promoting the same staging rotation twice: %+v", again)
 	}
