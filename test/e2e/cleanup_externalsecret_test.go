@@ -74,6 +74,9 @@ func installExternalSecretCRD(t *testing.T) dynamic.Interface {
 // ExternalSecret that targets a version it does not own keeps that version.
 func TestCleanupDeletesTheExternalSecretThatCreatedAVersion(t *testing.T) {
 	t.Parallel()
+	// The real operator runs on the shared cluster whenever an ESO test does, and
+	// reconciles these ExternalSecrets too: run it always, and let it settle first.
+	clusterenv.RequireAddon(t, "external-secrets")
 	dyn := installExternalSecretCRD(t)
 	w := newCleanupWorld(t)
 	ctx := context.Background()
@@ -98,6 +101,18 @@ func TestCleanupDeletesTheExternalSecretThatCreatedAVersion(t *testing.T) {
 	w.secret(t, w.v(2))
 	mkES("foreign", w.v(2)) // targets v2 without owning it: it would write it again
 	w.versions2(t, 3, 4)
+	clusterenv.WaitFor(t, w.ns, "ESO to have reconciled both ExternalSecrets", func(ctx context.Context) (bool, error) {
+		l, err := dyn.Resource(cleanupESGVR).Namespace(w.ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, es := range l.Items {
+			if c, _, _ := unstructured.NestedSlice(es.Object, "status", "conditions"); len(c) == 0 {
+				return false, nil
+			}
+		}
+		return len(l.Items) == 2, nil
+	}, cleanupESGVR)
 
 	_, by, r := cleanupJSON(t, w, "--yes")
 	if r.Code != 0 {
