@@ -59,6 +59,10 @@ type Config struct {
 	// whose other tests run controllers of their own); otherwise it watches them all.
 	Scoped   bool
 	Progress io.Writer
+	// ControllerArgs are more flags for the controller (e.g. --qps, --concurrency).
+	ControllerArgs []string
+	// ControllerLog, if set, is a file that receives the controller's log at -v 1.
+	ControllerLog string
 }
 
 // Result is what a run measured.
@@ -429,8 +433,19 @@ func startController(cfg Config, namespaces []string) (*proc, error) {
 	if len(namespaces) > 0 {
 		args = append(args, "--namespaces", strings.Join(namespaces, ","))
 	}
+	args = append(args, cfg.ControllerArgs...)
+	var out io.Writer = p.out
+	if cfg.ControllerLog != "" {
+		// Every step's action and duration (-v 1), for finding where time goes.
+		f, err := os.Create(cfg.ControllerLog)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "-v", "1")
+		out = io.MultiWriter(p.out, f)
+	}
 	p.cmd = exec.Command(cfg.Rotor, args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	p.cmd.Stdout, p.cmd.Stderr = out, out
 	if err := p.cmd.Start(); err != nil {
 		return nil, err
 	}

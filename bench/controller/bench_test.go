@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +47,8 @@ func TestControllerBench(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building rotor: %v\n%s", err, out)
 	}
+	cfg.ControllerLog = os.Getenv("BENCH_CONTROLLER_LOG")
+	cfg.ControllerArgs = strings.Fields(os.Getenv("BENCH_CONTROLLER_ARGS"))
 	cfg.CRDs = filepath.Join(root, "deploy", "charts", "rotor", "crds")
 	cfg.Kubeconfig, cfg.Rest = clusterenv.Kubeconfig(t), clusterenv.RESTConfig(t)
 	// Below the ephemeral range, where no outgoing connection can take them.
