@@ -52,7 +52,7 @@ func (g Git) run(ctx context.Context, dir string, stdin []byte, args ...string) 
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
-			return "", fmt.Errorf("git is not installed (or not on PATH): install it to commit the rewrite, or leave --commit out and commit by hand")
+			return "", fmt.Errorf("git is not installed (or not on PATH): install it to commit the rewrite, or rewrite without a commit and commit by hand")
 		}
 		return "", &GitError{Args: args, Stderr: errOut.String(), Err: err}
 	}
@@ -67,7 +67,7 @@ func (g Git) repo(ctx context.Context, p *Plan) (string, []string, error) {
 	}
 	top, err := g.run(ctx, dir, nil, "rev-parse", "--show-toplevel")
 	if err != nil {
-		return "", nil, fmt.Errorf("%s is not in a git work tree (%w): leave --commit out, or run inside a clone", p.Root, err)
+		return "", nil, fmt.Errorf("%s is not in a git work tree (%w): rewrite without a commit, or run inside a clone", p.Root, err)
 	}
 	top, err = filepath.EvalSymlinks(top)
 	if err != nil {

@@ -330,7 +330,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 				continue
 			}
 			item.Drift = o.String()
-			item.Note = joinNote(item.Note, "managed by "+o.String()+": re-pointed live (--allow-drift), it will revert this unless its source changes")
+			item.Note = joinNote(item.Note, "managed by "+o.String()+": re-pointed live (drift allowed), it will revert this unless its source changes")
 		}
 		for _, ch := range item.Changes {
 			for _, k := range ch.Keys {

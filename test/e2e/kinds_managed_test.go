@@ -65,7 +65,7 @@ func TestConsumersAnotherToolManagesAreRefusedUnlessDriftIsAllowed(t *testing.T)
 	if r.Code != 0 {
 		t.Fatalf("rollout --allow-drift: %+v", r)
 	}
-	if !strings.Contains(r.Stdout, "re-pointed live (--allow-drift)") {
+	if !strings.Contains(r.Stdout, "re-pointed live (drift allowed)") {
 		t.Fatalf("the plan does not record the drift:\n%s", r.Stdout)
 	}
 	for _, name := range []string{"argo", "flux", "helm"} {
