@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -189,21 +187,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	if o.External.Enabled {
 		return o.runExternal(ctx)
 	}
-	stdin := o.streams.In
-	if o.f.IsTerminal(stdin) {
-		// Typed at a terminal: one line, never echoed.
-		tty := &noEchoLine{in: stdin, prompt: o.streams.ErrOut, key: o.StdinKey}
-		defer func() { _ = tty.Close() }()
-		stdin = tty
-	}
-	data, err := secretdata.Build(ctx, o.sources, secretdata.Inputs{
-		FS:    os.DirFS("/"),
-		Stdin: stdin,
-		Abs: func(p string) (string, error) {
-			abs, err := filepath.Abs(p)
-			return strings.TrimPrefix(abs, "/"), err
-		},
-	})
+	data, err := buildData(ctx, o.f, o.streams, o.StdinKey, o.sources)
 	if err != nil {
 		return sourceError(err)
 	}

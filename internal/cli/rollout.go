@@ -462,13 +462,7 @@ func validateAnalysis(ctx context.Context, f *factory, a *AnalysisFlags, rot *v1
 // Deployments an autoscaler scales. what names the setting that asked for blue-green,
 // instead what to do.
 func checkBlueGreen(ctx context.Context, r *runner, plan *rollout.Plan, what, instead string) error {
-	var others []string
-	for _, it := range plan.Active() {
-		if it.Consumer.Kind != "Deployment" {
-			others = append(others, it.Consumer.String())
-		}
-	}
-	if len(others) > 0 {
+	if others := rollout.NotDeployments(plan.Active()); len(others) > 0 {
 		return usageErrorf("%s works on Deployments only, and these consumers are not: %s; %s", what, strings.Join(others, ", "), instead)
 	}
 	return rollout.AutoscaledDeployments(ctx, r.eng.Clients.Typed, plan.Active())

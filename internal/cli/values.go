@@ -84,27 +84,33 @@ func (v *valueFlags) complete(cmd *cobra.Command) error {
 // and cluster of the rotation.
 func (v *valueFlags) read(ctx context.Context, f *factory, streams IOStreams) (map[string][]byte, error) {
 	v.once.Do(func() {
-		stdin := streams.In
-		if f.IsTerminal(stdin) {
-			// Typed at a terminal: one line, never echoed.
-			key := v.StdinKey
-			if key == "" {
-				key = v.Set
-			}
-			tty := &noEchoLine{in: stdin, prompt: streams.ErrOut, key: key}
-			defer func() { _ = tty.Close() }()
-			stdin = tty
+		key := v.StdinKey
+		if key == "" {
+			key = v.Set
 		}
-		v.given, v.err = secretdata.Build(ctx, v.sources, secretdata.Inputs{
-			FS:    os.DirFS("/"),
-			Stdin: stdin,
-			Abs: func(p string) (string, error) {
-				abs, err := filepath.Abs(p)
-				return strings.TrimPrefix(abs, "/"), err
-			},
-		})
+		v.given, v.err = buildData(ctx, f, streams, key, v.sources)
 	})
 	return v.given, v.err
+}
+
+// buildData reads a new version's data from its sources: files from the file system,
+// standard input as the value of stdinKey, typed at a terminal as one line that is never
+// echoed.
+func buildData(ctx context.Context, f *factory, streams IOStreams, stdinKey string, sources []secretdata.Source) (map[string][]byte, error) {
+	stdin := streams.In
+	if f.IsTerminal(stdin) {
+		tty := &noEchoLine{in: stdin, prompt: streams.ErrOut, key: stdinKey}
+		defer func() { _ = tty.Close() }()
+		stdin = tty
+	}
+	return secretdata.Build(ctx, sources, secretdata.Inputs{
+		FS:    os.DirFS("/"),
+		Stdin: stdin,
+		Abs: func(p string) (string, error) {
+			abs, err := filepath.Abs(p)
+			return strings.TrimPrefix(abs, "/"), err
+		},
+	})
 }
 
 // newData is the data of a new version: the given keys, over a copy of the previous

@@ -8,6 +8,18 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
+// NotDeployments are the consumers among items that a blue-green rotation cannot move:
+// only a Deployment has a green copy.
+func NotDeployments(items []Item) []string {
+	var out []string
+	for _, it := range items {
+		if it.Consumer.Kind != "Deployment" {
+			out = append(out, it.Consumer.String())
+		}
+	}
+	return out
+}
+
 // AutoscaledDeployments refuses a blue-green rotation of Deployments that a
 // HorizontalPodAutoscaler scales. A blue-green rotation sets the replicas of the blue
 // Deployment and its green copy step by step; an autoscaler on the blue one would set

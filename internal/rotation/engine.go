@@ -250,10 +250,8 @@ func (e *Engine) plan(ctx context.Context, rot *v1alpha1.SecretRotation) (Result
 // scales (it would undo each step's replicas).
 func blueGreenFits(ctx context.Context, client kubernetes.Interface, p *rollout.Plan) error {
 	var problems []string
-	for _, it := range p.Active() {
-		if it.Consumer.Kind != "Deployment" {
-			problems = append(problems, fmt.Sprintf("%s: a blue-green rotation runs a green copy of Deployments only; rotate it with the rolling strategy", it.Consumer))
-		}
+	for _, c := range rollout.NotDeployments(p.Active()) {
+		problems = append(problems, fmt.Sprintf("%s: a blue-green rotation runs a green copy of Deployments only; rotate it with the rolling strategy", c))
 	}
 	if len(problems) > 0 {
 		return &rollout.PlanError{Problems: problems}
