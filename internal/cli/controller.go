@@ -32,6 +32,7 @@ type ControllerOptions struct {
 	RetryPeriod          time.Duration
 	HealthProbeAddr      string
 	MetricsAddr          string
+	PprofAddr            string
 	Namespaces           []string
 	Selector             string
 	QPS                  float32
@@ -83,6 +84,7 @@ Helm chart (deploy/charts/rotor/crds); apply them first. Metrics are served on
 	fl.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", 2*time.Second, "How often replicas try to take or renew the Lease")
 	fl.StringVar(&o.HealthProbeAddr, "health-probe-bind-address", ":8081", "Address of /healthz and /readyz (0 to turn off)")
 	fl.StringVar(&o.MetricsAddr, "metrics-bind-address", ":8080", "Address of /metrics (0 to turn off)")
+	fl.StringVar(&o.PprofAddr, "pprof-bind-address", "", "Address of Go's profiler (/debug/pprof/; default off): for a CPU or memory profile of a slow or large controller")
 	fl.StringSliceVar(&o.Namespaces, "namespaces", nil, "Watch and drive only these namespaces (comma-separated; default: every namespace)")
 	fl.StringVarP(&o.Selector, "selector", "l", "", "Drive only the SecretRotations matching this label selector")
 	fl.Float32Var(&o.QPS, "qps", 0, "Requests per second to the API server (default: the kubeconfig's, else 100)")
@@ -170,6 +172,7 @@ func (o *ControllerOptions) Run(ctx context.Context) error {
 		RetryPeriod:             o.RetryPeriod,
 		HealthProbeAddr:         o.HealthProbeAddr,
 		MetricsAddr:             o.MetricsAddr,
+		PprofAddr:               o.PprofAddr,
 		Concurrency:             o.Concurrency,
 		Identity:                identity,
 		Clock:                   o.f.Clock,

@@ -60,6 +60,8 @@ type Options struct {
 	// /metrics ("0": off).
 	HealthProbeAddr string
 	MetricsAddr     string
+	// PprofAddr serves Go's profiler under /debug/pprof/ ("" or "0": off).
+	PprofAddr string
 	// Concurrency is how many rotations are stepped at once.
 	Concurrency int
 	// Identity names this process in the journal (status.driver) and the Lease.
@@ -129,6 +131,7 @@ func Run(ctx context.Context, o Options) error {
 		LeaderElectionReleaseOnCancel: true,
 		HealthProbeBindAddress:        o.HealthProbeAddr,
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsAddr},
+		PprofBindAddress:              o.PprofAddr,
 		Cache: cache.Options{
 			// Only SecretRotations go through this cache; everything else the
 			// controller reads is in the reference index.

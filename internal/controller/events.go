@@ -61,7 +61,13 @@ func (a *eventAdapter) rotation(rot *v1alpha1.SecretRotation, typ, reason, forma
 	a.rec.Eventf(rot, nil, typ, reason, eventAction, format, args...)
 }
 
-// progress receives the engine's progress (rotation.Engine.Progress).
+// progress receives the engine's progress (rotation.Engine.Progress). A consumer's
+// passing rollout states ("1 of 3 updated replicas are available") are not events:
+// they change at every poll of every consumer, the status's consumers[].state shows
+// the latest, and thousands of them would load the API server that the rotation's
+// own writes need (one bench run at 50 rotations recorded 6,322). Steps, re-points,
+// health, gate results and rollbacks are events, on the SecretRotation and on the
+// consumer.
 func (a *eventAdapter) progress(ev rotation.Event) {
 	rot := a.lookup(ev.Namespace, ev.Rotation)
 	if rot == nil {
@@ -70,6 +76,9 @@ func (a *eventAdapter) progress(ev rotation.Event) {
 	typ, reason := classify(ev)
 	if ev.Object == "" {
 		a.rec.Eventf(rot, nil, typ, reason, eventAction, "%s", ev.Message)
+		return
+	}
+	if reason == reasonProgress {
 		return
 	}
 	a.rec.Eventf(rot, nil, typ, reason, eventAction, "%s: %s", ev.Object, ev.Message)
@@ -100,7 +109,8 @@ func consumerRef(rot *v1alpha1.SecretRotation, object string) runtime.Object {
 }
 
 // progressReasons classify the engine's progress lines by how they start: the engine
-// reports in sentences, events need a reason. Unknown lines are Normal "Progress".
+// reports in sentences, events need a reason. Unknown lines are Normal "Progress"
+// (reasonProgress).
 var progressReasons = []struct {
 	prefix, typ, reason string
 }{
@@ -144,8 +154,11 @@ func classify(ev rotation.Event) (typ, reason string) {
 			return p.typ, p.reason
 		}
 	}
-	return normal, "Progress"
+	return normal, reasonProgress
 }
+
+// reasonProgress is the reason of a line no other reason fits: a passing state.
+const reasonProgress = "Progress"
 
 // finalEvent is the event of a rotation that ended.
 func finalEvent(rot *v1alpha1.SecretRotation) (typ, reason, note string) {
