@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"golang.org/x/sync/errgroup"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,6 +23,9 @@ import (
 
 var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 
+// observeWidth is how many consumers a step reads at once.
+const observeWidth = 8
+
 // observe reads what Decide needs: each consumer's versions, size and health, the
 // green copies, which versions exist, and the gate job of the current step.
 func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Observation, error) {
@@ -33,7 +37,13 @@ func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Obs
 	}
 	forward := st.Phase != v1alpha1.RollingBack
 	o.Consumers = make([]ObservedConsumer, len(st.Consumers))
+	o.Green = make([]ObservedGreen, len(st.Green))
 	versions := map[string]bool{}
+	// Consumers and green copies are read side by side (each a get, and a list of its
+	// pods once it names its target): a step's look at a dozen consumers costs a
+	// couple of round trips, not a dozen.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(observeWidth)
 	for i, c := range st.Consumers {
 		if c.Skip {
 			continue
@@ -42,19 +52,21 @@ func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Obs
 		if c.From != "" {
 			versions[c.From] = true
 		}
-		oc, err := e.observeConsumer(ctx, rot, c, forward)
-		if err != nil {
-			return o, err
-		}
-		o.Consumers[i] = oc
+		g.Go(func() error {
+			oc, err := e.observeConsumer(gctx, rot, c, forward)
+			o.Consumers[i] = oc
+			return err
+		})
 	}
-	o.Green = make([]ObservedGreen, len(st.Green))
-	for j, g := range st.Green {
-		og, err := e.observeGreen(ctx, rot, g, forward)
-		if err != nil {
-			return o, err
-		}
-		o.Green[j] = og
+	for j, gr := range st.Green {
+		g.Go(func() error {
+			og, err := e.observeGreen(gctx, rot, gr, forward)
+			o.Green[j] = og
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return o, err
 	}
 	o.Missing = map[string]bool{}
 	for v := range versions {
