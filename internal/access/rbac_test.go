@@ -52,6 +52,7 @@ func TestShippedRolesCoverEveryKind(t *testing.T) {
 	clusterReader := shipped(t, "cluster-reader.yaml")
 	perNamespace := map[string]*rbacv1.ClusterRole{
 		"reader.yaml": shipped(t, "reader.yaml"), "rotator.yaml": shipped(t, "rotator.yaml"), "cleaner.yaml": shipped(t, "cleaner.yaml"),
+		"environments.yaml": shipped(t, "environments.yaml"),
 	}
 	rotator := perNamespace["rotator.yaml"]
 	for _, k := range kinds.All() {
@@ -73,8 +74,50 @@ func TestShippedRolesCoverEveryKind(t *testing.T) {
 		}
 	}
 	for file, role := range perNamespace {
+		if file == "environments.yaml" {
+			continue // adopt and --from-previous copy values: see the file
+		}
 		if allows(role, "", "secrets", "get") {
 			t.Errorf("%s grants get on Secrets: no command but --adopt needs to read values", file)
+		}
+	}
+}
+
+// TestTheEnvironmentRoleIncludesTheRotatorRole: an environment's rotation re-points,
+// waits and journals as rollout does, so rotor-environments grants every verb
+// rotor-rotator does, and only the few more its comment names.
+func TestTheEnvironmentRoleIncludesTheRotatorRole(t *testing.T) {
+	rotator, env := shipped(t, "rotator.yaml"), shipped(t, "environments.yaml")
+	for _, r := range rotator.Rules {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					if !allows(env, g, res, v) {
+						t.Errorf("environments.yaml does not %s %s.%s, which rotator.yaml grants", v, res, g)
+					}
+				}
+			}
+		}
+	}
+	extra := map[string]bool{}
+	for _, r := range env.Rules {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					if !allows(rotator, g, res, v) {
+						extra[v+" "+res] = true
+					}
+				}
+			}
+		}
+	}
+	want := map[string]bool{"get secrets": true, "delete secrets": true, "create jobs": true}
+	if len(extra) != len(want) {
+		t.Fatalf("environments.yaml grants beyond rotator.yaml: %v, want exactly %v", extra, want)
+	}
+	for k := range want {
+		if !extra[k] {
+			t.Fatalf("environments.yaml grants beyond rotator.yaml: %v, want exactly %v", extra, want)
 		}
 	}
 }

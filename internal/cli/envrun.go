@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
+	"github.com/rotor-project/rotor/internal/access"
 	"github.com/rotor-project/rotor/internal/buildinfo"
 	"github.com/rotor-project/rotor/internal/config"
 	"github.com/rotor-project/rotor/internal/kube"
@@ -265,6 +266,9 @@ func (e *envRun) prepare(ctx context.Context, name string) (*cluster, error) {
 	}
 	c := &cluster{name: name, r: r}
 	pol := e.env.policy
+	if err := checkAccess(ctx, e.f, clients.Typed, envWants(pol)); err != nil {
+		return nil, err
+	}
 	c.lock, err = r.lockAll(ctx, e.fam, pol.Namespaces)
 	if err != nil {
 		return nil, err
@@ -308,6 +312,11 @@ func (e *envRun) prepare(ctx context.Context, name string) (*cluster, error) {
 		if err := printPlan(e.streams.Out, plan); err != nil {
 			return refuse(err)
 		}
+		// Every write and watch the consumers need, asked before any of them changes
+		// (refused, the new version is deleted again: envWants asked for that first).
+		if err := checkAccess(ctx, e.f, clients.Typed, envConsumerWants(plan, pol)); err != nil {
+			return refuse(err)
+		}
 		if pol.Strategy.Value == config.BlueGreen {
 			if err := checkBlueGreen(ctx, r, plan, "strategy bluegreen"+policyPos(pol.Strategy), "change the environment's strategy to rolling"); err != nil {
 				return refuse(err)
@@ -325,6 +334,32 @@ func (e *envRun) prepare(ctx context.Context, name string) (*cluster, error) {
 		return refuse(errors.New("not applied: declined; the new versions were deleted"))
 	}
 	return c, nil
+}
+
+// envWants are the permissions an environment's rotation needs in its namespaces
+// before it changes anything: the lock and the journal, creating the new version and
+// deleting it again should the rotation be refused or declined, and the verification
+// Job's when the environment has one. Those of the consumers (envConsumerWants) are
+// asked once the plan names them.
+func envWants(pol config.Policy) []access.Want {
+	var wants []access.Want
+	for _, ns := range pol.Namespaces {
+		wants = append(wants, journalWants(ns)...)
+		wants = append(wants,
+			access.Want{Verb: "create", Resource: "secrets", Namespace: ns, Why: "create the new version"},
+			access.Want{Verb: "delete", Resource: "secrets", Namespace: ns, Why: "delete the new version again if the rotation is refused or declined"})
+		if v := pol.Verify.Value; v != nil {
+			for _, verb := range []string{"create", "get", "list", "watch"} {
+				wants = append(wants, access.Want{Verb: verb, Group: "batch", Resource: "jobs", Namespace: ns, Why: "run the verification Job made from " + v.Job})
+			}
+		}
+	}
+	return wants
+}
+
+// envConsumerWants are the permissions the consumers of plan need moved.
+func envConsumerWants(plan *rollout.Plan, pol config.Policy) []access.Want {
+	return consumerWants(plan, pol.Strategy.Value == config.BlueGreen)
 }
 
 // noteVerifyTemplate explains the environment's verification template where a plan

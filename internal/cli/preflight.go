@@ -30,13 +30,28 @@ func isAccessProblem(err error) bool {
 func rotationWants(plan *rollout.Plan, bluegreen bool) []access.Want {
 	var wants []access.Want
 	for _, ns := range plan.Namespaces() {
-		for _, verb := range []string{"get", "create", "update", "delete"} {
-			wants = append(wants, access.Want{Verb: verb, Group: "coordination.k8s.io", Resource: "leases", Namespace: ns, Why: "hold the family's rotation lock"})
-		}
-		for _, verb := range []string{"list", "create", "update"} {
-			wants = append(wants, access.Want{Verb: verb, Resource: "configmaps", Namespace: ns, Why: "journal the rotation"})
-		}
+		wants = append(wants, journalWants(ns)...)
 	}
+	return append(wants, consumerWants(plan, bluegreen)...)
+}
+
+// journalWants are the permissions of a rotation in namespace ns whatever its
+// consumers: the family's lock and the journal.
+func journalWants(ns string) []access.Want {
+	var wants []access.Want
+	for _, verb := range []string{"get", "create", "update", "delete"} {
+		wants = append(wants, access.Want{Verb: verb, Group: "coordination.k8s.io", Resource: "leases", Namespace: ns, Why: "hold the family's rotation lock"})
+	}
+	for _, verb := range []string{"list", "create", "update"} {
+		wants = append(wants, access.Want{Verb: verb, Resource: "configmaps", Namespace: ns, Why: "journal the rotation"})
+	}
+	return wants
+}
+
+// consumerWants are the permissions the consumers of plan need moved: a patch per
+// consumer, the watches that wait for health, and for blue-green the green copies.
+func consumerWants(plan *rollout.Plan, bluegreen bool) []access.Want {
+	var wants []access.Want
 	for _, it := range plan.Active() {
 		c := it.Consumer
 		k := kinds.Lookup(c.Kind)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -83,6 +84,23 @@ func userWith(t *testing.T, ns string, roles ...*rbacv1.ClusterRole) string {
 	waitAllowed(t, ns, user, roles)
 	waitAllowed(t, "", user, []*rbacv1.ClusterRole{cr})
 	return user
+}
+
+// bindAlso binds user, made by userWith with role, to that role in more namespaces.
+func bindAlso(t *testing.T, user string, role *rbacv1.ClusterRole, namespaces ...string) {
+	t.Helper()
+	c := clusterenv.Client(t)
+	name := role.Name + "-" + strings.TrimPrefix(user, "user-")
+	for _, ns := range namespaces {
+		if _, err := c.RbacV1().RoleBindings(ns).Create(context.Background(), &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: name},
+			Subjects:   []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: user}},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitAllowed(t, ns, user, []*rbacv1.ClusterRole{role})
+	}
 }
 
 // waitAllowed waits until the authorizer's cache answers for the new bindings: the
