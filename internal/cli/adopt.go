@@ -69,7 +69,7 @@ func (o *AdoptOptions) Run(ctx context.Context) error {
 		return usageErrorf("environment %s is unversioned (versioned: false%s): it keeps the one Secret %s on purpose, so there is nothing to adopt; set versioned: true for it first",
 			o.Env.Env, policyPos(pol.Versioned), o.Family)
 	}
-	e, err := newEnvRun(o.f, o.streams, &o.Env, o.Rotation, o.Family, "adopt")
+	e, err := newEnvRun(ctx, o.f, o.streams, &o.Env, o.Rotation, o.Family, "adopt")
 	if err != nil {
 		return err
 	}

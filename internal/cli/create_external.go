@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/rotor-project/rotor/internal/boundedyaml"
 	"github.com/rotor-project/rotor/internal/buildinfo"
 	"github.com/rotor-project/rotor/internal/externalsecret"
 	"github.com/rotor-project/rotor/internal/family"
@@ -96,9 +96,12 @@ func (e *externalFlags) validate(cmd *cobra.Command, valueSources int) error {
 		if len(e.groups) > 0 {
 			return usageErrorf("--from-remote-file and --remote-key both list remote keys: use one")
 		}
-		b, err := os.ReadFile(e.RemoteFile)
+		b, err := boundedyaml.ReadFile(cmd.Context(), e.RemoteFile, boundedyaml.Defaults)
+		if err == nil {
+			_, err = boundedyaml.Decode(e.RemoteFile, b, boundedyaml.Defaults)
+		}
 		if err != nil {
-			return usageErrorf("--from-remote-file: cannot read the file: %v", err)
+			return usageErrorf("--from-remote-file: %v", err)
 		}
 		refs, err := externalsecret.ParseFile(b)
 		if err != nil {

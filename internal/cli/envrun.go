@@ -17,6 +17,7 @@ import (
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/access"
+	"github.com/rotor-project/rotor/internal/boundedyaml"
 	"github.com/rotor-project/rotor/internal/buildinfo"
 	"github.com/rotor-project/rotor/internal/config"
 	"github.com/rotor-project/rotor/internal/kube"
@@ -81,7 +82,7 @@ type cluster struct {
 }
 
 // newEnvRun prepares a run: the rotation ID, the analysis of the policy.
-func newEnvRun(f *factory, streams IOStreams, env *envFlags, flags envRunFlags, fam, verb string) (*envRun, error) {
+func newEnvRun(ctx context.Context, f *factory, streams IOStreams, env *envFlags, flags envRunFlags, fam, verb string) (*envRun, error) {
 	e := &envRun{f: f, streams: streams, env: env, flags: flags, fam: fam, verb: verb,
 		id: fmt.Sprintf("%s-%s-%04x", env.Env, f.Clock.Now().UTC().Format("20060102150405"), os.Getpid()%0x10000)}
 	e.info = v1alpha1.EnvironmentInfo{Name: env.Env}
@@ -95,9 +96,13 @@ func newEnvRun(f *factory, streams IOStreams, env *envFlags, flags envRunFlags, 
 		if err := af.Complete(os.Getenv); err != nil {
 			return nil, err
 		}
-		b, err := os.ReadFile(a.Path)
+		// Bounded as every file a person writes: size, alias cycles and fan-out.
+		b, err := boundedyaml.ReadFile(ctx, a.Path, boundedyaml.Defaults)
+		if err == nil {
+			_, err = boundedyaml.Decode(a.Path, b, boundedyaml.Defaults)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("analysis %s%s: cannot read it: %w", a.Template, policyPos(env.policy.Analysis), err)
+			return nil, fmt.Errorf("analysis %s%s: %w", a.Template, policyPos(env.policy.Analysis), err)
 		}
 		if e.analysisJSON, err = yaml.YAMLToJSON(b); err != nil {
 			return nil, fmt.Errorf("analysis %s%s: %w (it must be an AnalysisTemplate in YAML or JSON)", a.Template, policyPos(env.policy.Analysis), err)

@@ -113,7 +113,7 @@ func (o *PromoteOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	e, err := newEnvRun(o.f, o.streams, &o.Env, o.Rotation, o.Family, "promote")
+	e, err := newEnvRun(ctx, o.f, o.streams, &o.Env, o.Rotation, o.Family, "promote")
 	if err != nil {
 		return err
 	}

@@ -126,7 +126,7 @@ func (o *RotateOptions) Run(ctx context.Context) error {
 		return usageErrorf("environment %s requires %s: every change goes there first, so it is not rotated directly; use: rotor promote %s --env %s (it checks that %s ran this change healthily)",
 			o.Env.Env, strings.Join(pol.Requires, ", "), o.Family, o.Env.Env, strings.Join(pol.Requires, ", "))
 	}
-	e, err := newEnvRun(o.f, o.streams, &o.Env, o.Rotation, o.Family, "rotate")
+	e, err := newEnvRun(ctx, o.f, o.streams, &o.Env, o.Rotation, o.Family, "rotate")
 	if err != nil {
 		return err
 	}
