@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
+	"github.com/rotor-project/rotor/internal/journal"
 	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/test/clusterenv"
 	"github.com/rotor-project/rotor/test/promenv"
@@ -128,6 +129,37 @@ func watchDeployments(t *testing.T, ns string, fn func(*appsv1.Deployment)) (sto
 	return stop
 }
 
+// watchJournal calls fn with each rotation of fam in ns whenever a ConfigMap of ns
+// changes (rotor's journals are ConfigMaps), until stop.
+func watchJournal(t *testing.T, ns, fam string, fn func(*v1alpha1.SecretRotation)) (stop func()) {
+	t.Helper()
+	c := clusterenv.Client(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := c.CoreV1().ConfigMaps(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	store := &journal.Store{Client: c}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range w.ResultChan() {
+			rots, err := store.List(ctx, ns, fam)
+			if err != nil {
+				continue // the next change lists again
+			}
+			for _, rot := range rots {
+				fn(rot)
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); w.Stop(); <-done }) }
+	t.Cleanup(stop)
+	return stop
+}
+
 // templateVersion is the Secret the Deployment's one container takes envFrom.
 func templateVersion(d *appsv1.Deployment) string {
 	return d.Spec.Template.Spec.Containers[0].EnvFrom[0].SecretRef.Name
@@ -191,18 +223,41 @@ func TestRolloutAnalysisRollsBackWhenErrorsBeginAfterTheRepoint(t *testing.T) {
 
 			var mu sync.Mutex
 			var errorsAt, backAt time.Time
+			begin := func() {
+				mu.Lock()
+				defer mu.Unlock()
+				if errorsAt.IsZero() {
+					exp.SetErrorRate(50)
+					errorsAt = time.Now()
+				}
+			}
+			if tt.post {
+				// The errors begin once rotor's journal says the post-rollout gates run:
+				// after the rolling update as rotor judged it, however long a busy
+				// machine makes the update take (begun at the re-point, the gate during
+				// the update could see them first).
+				stopJournal := watchJournal(t, ns, "app", func(rot *v1alpha1.SecretRotation) {
+					for _, g := range rot.Status.Gates {
+						if g.Post {
+							begin()
+						}
+					}
+				})
+				defer stopJournal()
+			}
 			stop := watchDeployments(t, ns, func(d *appsv1.Deployment) {
 				if d.Name != "web" {
 					return
 				}
-				mu.Lock()
-				defer mu.Unlock()
 				switch v := templateVersion(d); {
-				case errorsAt.IsZero() && v == v2:
-					exp.SetErrorRate(50)
-					errorsAt = time.Now()
-				case !errorsAt.IsZero() && backAt.IsZero() && v == v1:
-					backAt = time.Now()
+				case !tt.post && v == v2:
+					begin()
+				case v == v1:
+					mu.Lock()
+					if !errorsAt.IsZero() && backAt.IsZero() {
+						backAt = time.Now()
+					}
+					mu.Unlock()
 				}
 			})
 			args := []string{"rollout", "app", "-n", ns, "--to", v2, "--yes", "--analysis", file, "--arg", "instance=" + exp.Target}
