@@ -100,6 +100,7 @@ func start(ctx context.Context, bin, dir string) (*Server, error) {
 		"--web.enable-lifecycle",
 		"--storage.tsdb.retention.time=1h",
 		"--log.level=info")
+	dieWithParent(cmd)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		_ = logf.Close()
