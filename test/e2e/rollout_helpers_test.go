@@ -91,6 +91,12 @@ func templateSecrets(t *testing.T, ns, name string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return secretsOfTemplate(d)
+}
+
+// secretsOfTemplate are the Secrets a Deployment's pod template names (env, envFrom,
+// secret volumes).
+func secretsOfTemplate(d *appsv1.Deployment) []string {
 	var out []string
 	for _, c := range d.Spec.Template.Spec.Containers {
 		for _, ef := range c.EnvFrom {

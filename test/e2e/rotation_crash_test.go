@@ -87,8 +87,11 @@ func assertNothingDangles(t *testing.T, ns string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range deps.Items {
-		for _, s := range templateSecrets(t, ns, d.Name) {
+	// Each Deployment as listed: a green copy the killed run was deleting can be gone
+	// by the time a get would ask for it.
+	for i := range deps.Items {
+		d := &deps.Items[i]
+		for _, s := range secretsOfTemplate(d) {
 			if _, err := c.CoreV1().Secrets(ns).Get(context.Background(), s, metav1.GetOptions{}); err != nil {
 				t.Fatalf("%s names %s, which does not exist: %v", d.Name, s, err)
 			}
