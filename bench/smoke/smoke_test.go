@@ -53,7 +53,7 @@ func TestBenchRolloutRunsAtATinySize(t *testing.T) {
 
 func TestBenchRefsRunsAtATinySize(t *testing.T) {
 	out := makeTarget(t, "bench-refs", "BENCH_NAMESPACES=1", "BENCH_ARGS=--runs 1")
-	expectTable(t, out, "Population: 1 namespaces", "| `rotor refs NAME -A` |", "rotor / raw fetch of the same lists:")
+	expectTable(t, out, "Population: 1 namespaces", "| `rotor refs NAME -A` |", "rotor / raw fetch of the same lists:", "the median of the rounds' ratios")
 }
 
 func TestBenchCleanupRunsAtATinySize(t *testing.T) {
