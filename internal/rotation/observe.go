@@ -3,6 +3,7 @@ package rotation
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 	appsv1 "k8s.io/api/apps/v1"
@@ -39,18 +40,39 @@ func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Obs
 	o.Consumers = make([]ObservedConsumer, len(st.Consumers))
 	o.Green = make([]ObservedGreen, len(st.Green))
 	versions := map[string]bool{}
-	// Consumers and green copies are read side by side (each a get, and a list of its
-	// pods once it names its target): a step's look at a dozen consumers costs a
-	// couple of round trips, not a dozen.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(observeWidth)
-	for i, c := range st.Consumers {
+	for _, c := range st.Consumers {
 		if c.Skip {
 			continue
 		}
 		versions[c.To] = true
 		if c.From != "" {
 			versions[c.From] = true
+		}
+	}
+	// Consumers, green copies and versions are read side by side (each a get or a
+	// list, and a list of a consumer's pods once it names its target): a step's look
+	// at a dozen consumers costs a couple of round trips, not a dozen.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(observeWidth)
+	var mu sync.Mutex
+	o.Missing = map[string]bool{}
+	for v := range versions {
+		g.Go(func() error {
+			found, err := e.versionExists(gctx, rot.Namespace, v)
+			if err != nil {
+				return fmt.Errorf("checking that version %s exists in namespace %q: %w", v, rot.Namespace, err)
+			}
+			if !found {
+				mu.Lock()
+				o.Missing[v] = true
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	for i, c := range st.Consumers {
+		if c.Skip {
+			continue
 		}
 		g.Go(func() error {
 			oc, err := e.observeConsumer(gctx, rot, c, forward)
@@ -68,28 +90,24 @@ func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Obs
 	if err := g.Wait(); err != nil {
 		return o, err
 	}
-	o.Missing = map[string]bool{}
-	for v := range versions {
-		// A list by name, not a get: it needs no permission to read Secret values
-		// (deploy/rbac grants list on Secrets, never get).
-		var found bool
-		err := e.Retry.Do(ctx, func(ctx context.Context) error {
-			l, err := e.Metadata.Resource(secretsGVR).Namespace(rot.Namespace).List(ctx, metav1.ListOptions{
-				FieldSelector: fields.OneTermEqualSelector("metadata.name", v).String()})
-			if err == nil {
-				found = len(l.Items) > 0
-			}
-			return err
-		})
-		switch {
-		case err != nil:
-			return o, fmt.Errorf("checking that version %s exists in namespace %q: %w", v, rot.Namespace, err)
-		case !found:
-			o.Missing[v] = true
-		}
-	}
 	o.Gate = e.gates.state(rot)
 	return o, nil
+}
+
+// versionExists reports whether the Secret named v exists in namespace: a list by name,
+// not a get, so it needs no permission to read Secret values (deploy/rbac grants list on
+// Secrets, never get).
+func (e *Engine) versionExists(ctx context.Context, namespace, v string) (bool, error) {
+	var found bool
+	err := e.Retry.Do(ctx, func(ctx context.Context) error {
+		l, err := e.Metadata.Resource(secretsGVR).Namespace(namespace).List(ctx, metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("metadata.name", v).String()})
+		if err == nil {
+			found = len(l.Items) > 0
+		}
+		return err
+	})
+	return found, err
 }
 
 func (e *Engine) observeConsumer(ctx context.Context, rot *v1alpha1.SecretRotation, c v1alpha1.ConsumerStatus, forward bool) (ObservedConsumer, error) {
