@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,20 @@ func newPromoteWorld(t *testing.T) *promoteWorld {
 			verifyTemplate(t, c, ns, v1)
 		}
 	}
-	w.config = writeConfig(t, `
+	w.config = w.configWith(t)
+	return w
+}
+
+// configWith writes the world's rotor.yaml (staging soaks 24 h and runs its verification
+// Job; production requires staging) with more environments, each given as name and
+// namespace, and returns its path.
+func (w *promoteWorld) configWith(t *testing.T, nameNamespace ...string) string {
+	t.Helper()
+	var more strings.Builder
+	for i := 0; i+1 < len(nameNamespace); i += 2 {
+		fmt.Fprintf(&more, "- name: %s\n  namespaces: [%s]\n", nameNamespace[i], nameNamespace[i+1])
+	}
+	return writeConfig(t, `
 environments:
 - name: staging
   namespaces: [%s]
@@ -37,11 +51,10 @@ environments:
 - name: production
   namespaces: [%s]
   requires: [staging]
-families:
+%sfamilies:
 - name: app
   requiredKeys: [token]
-`, w.stg, w.prd)
-	return w
+`, w.stg, w.prd, more.String())
 }
 
 // TestPromoteIsRefusedDuringTheSoakAndProceedsAfterIt: production cannot go first, nor

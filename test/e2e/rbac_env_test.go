@@ -21,18 +21,7 @@ func TestTheEnvironmentRoleSufficesForRotatePromoteAndAdopt(t *testing.T) {
 	legacy := clusterenv.Namespace(t)
 	unversioned(t, legacy, "app", "token", "legacy")
 	createDeployment(t, legacy, deployment("old", "app", 1))
-	cfg := writeConfig(t, `
-environments:
-- name: staging
-  namespaces: [%s]
-  soak: 24h
-  verify: {job: integration-tests}
-- name: production
-  namespaces: [%s]
-  requires: [staging]
-- name: legacy
-  namespaces: [%s]
-`, w.stg, w.prd, legacy)
+	cfg := w.configWith(t, "legacy", legacy)
 	role := shippedRole(t, "environments.yaml")
 	user := userWith(t, w.stg, role)
 	bindAlso(t, user, role, w.prd, legacy)
