@@ -116,5 +116,5 @@ func newStatusReader(f *factory) (*rollout.StatusReader, error) {
 // statusReaderFor is a status reader of one cluster.
 func statusReaderFor(c *kube.Clients) *rollout.StatusReader {
 	finder := &refs.Finder{Client: c.Proto, Dynamic: c.Dynamic, Discovery: c.Discovery, Metadata: c.Metadata, Helm: true}
-	return &rollout.StatusReader{Client: c.Typed, Dynamic: c.Dynamic, Finder: rollout.RefsFinder{Finder: finder}}
+	return &rollout.StatusReader{Client: c.Typed, Dynamic: c.Dynamic, Finder: rollout.RefsFinder{Finder: finder}, Unversioned: true}
 }

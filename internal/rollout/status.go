@@ -59,11 +59,19 @@ type StatusReader struct {
 	Client  kubernetes.Interface
 	Dynamic dynamic.Interface
 	Finder  ConsumerFinder
+	// Unversioned also shows the consumers of the unversioned Secret named exactly as
+	// the family (an unversioned environment's, or one not adopted yet), with that name
+	// as their version, when the Finder is an UnversionedFinder.
+	Unversioned bool
 }
 
 // Read returns the state of every consumer of fam in namespace ("" for all).
 func (s *StatusReader) Read(ctx context.Context, namespace, fam string) (*Status, error) {
-	consumers, err := s.Finder.Consumers(ctx, namespace, fam)
+	find := s.Finder.Consumers
+	if uf, ok := s.Finder.(UnversionedFinder); ok && s.Unversioned {
+		find = uf.ConsumersWithUnversioned
+	}
+	consumers, err := find(ctx, namespace, fam)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +118,7 @@ func (s *StatusReader) consumer(ctx context.Context, c Consumer, fam string) (Co
 	}
 	seen := map[string]bool{}
 	k.Walk(secretref.MapNode(obj.Object), func(r secretref.Ref) bool {
-		if _, ok := family.ParseIn(fam, r.Name); ok && !seen[r.Name] {
+		if s.names(fam, r.Name) && !seen[r.Name] {
 			seen[r.Name] = true
 			cs.Spec = append(cs.Spec, r.Name)
 		}
@@ -166,7 +174,7 @@ func (s *StatusReader) consumer(ctx context.Context, c Consumer, fam string) (Co
 		}
 		v := "(none)"
 		secretref.PodSpec("spec", &p.Spec, func(r secretref.Ref) bool {
-			if _, ok := family.ParseIn(fam, r.Name); ok {
+			if s.names(fam, r.Name) {
 				v = r.Name
 				return false
 			}
@@ -199,6 +207,15 @@ func (s *StatusReader) consumer(ctx context.Context, c Consumer, fam string) (Co
 	cs.Pods = append(cs.Pods, rest...)
 	cs.Done = state.Done && cs.Remaining == 0 && len(cs.Spec) <= 1
 	return cs, nil
+}
+
+// names reports whether the Secret name is one of fam's versions, or with Unversioned
+// the unversioned Secret fam.
+func (s *StatusReader) names(fam, name string) bool {
+	if _, ok := family.ParseIn(fam, name); ok {
+		return true
+	}
+	return s.Unversioned && name == fam
 }
 
 // specOnly covers consumers that have no pods of their own to count: the registry's

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
+	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/test/clusterenv"
 )
 
@@ -158,5 +160,16 @@ environments:
 	waitAvailable(t, c, dev, "web")
 	if vs := journals(t, dev, "app"); len(vs) != 0 {
 		t.Fatalf("the dev flow made rotations: %d", len(vs))
+	}
+	// The unversioned environment's consumers are the family's, named by the Secret.
+	r = run(t, nil, "", "status", "app", "--env", "dev", "--config", cfg, "-o", "json")
+	var st struct {
+		Scopes []struct {
+			Consumers []rollout.ConsumerStatus `json:"consumers"`
+		} `json:"scopes"`
+	}
+	if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &st) != nil || len(st.Scopes) != 1 || len(st.Scopes[0].Consumers) != 1 ||
+		st.Scopes[0].Consumers[0].Name != "web" || len(st.Scopes[0].Consumers[0].Spec) != 1 || st.Scopes[0].Consumers[0].Spec[0] != "app" {
+		t.Fatalf("status --env dev: %+v", r)
 	}
 }

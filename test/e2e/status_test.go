@@ -60,3 +60,33 @@ func TestStatusShowsTheMixedStateOfASlowRollout(t *testing.T) {
 		t.Fatalf("final status:\n%s", r.Stdout)
 	}
 }
+
+// TestStatusShowsConsumersOfTheUnversionedSecret: a consumer that still names the
+// unversioned Secret (a namespace not adopted yet, an unversioned environment) is a
+// consumer of the family: status lists it with that name as its version, beside the
+// consumers of a version, and the family is not converged while both are in use.
+func TestStatusShowsConsumersOfTheUnversionedSecret(t *testing.T) {
+	t.Parallel()
+	ns := clusterenv.Namespace(t)
+	unversioned(t, ns, "app", "token", "old")
+	createDeployment(t, ns, deployment("old", "app", 2))
+	v1 := version(t, newClock(t0), ns, "app", "token", "new")
+	createDeployment(t, ns, deployment("web", v1, 1))
+
+	eventually(t, ns, "both consumers with their pods ready", func() bool {
+		r := run(t, nil, "", "status", "app", "-n", ns, "-o", "json")
+		var st rollout.Status
+		if r.Code != 0 || json.Unmarshal([]byte(r.Stdout), &st) != nil || len(st.Consumers) != 2 || st.Converged {
+			return false
+		}
+		ready := func(c rollout.ConsumerStatus, name, version string, n int) bool {
+			return c.Name == name && len(c.Spec) == 1 && c.Spec[0] == version && len(c.Pods) == 1 &&
+				c.Pods[0] == rollout.VersionPods{Version: version, Ready: n, Total: n} && c.Remaining == 0
+		}
+		return ready(st.Consumers[0], "old", "app", 2) && ready(st.Consumers[1], "web", v1, 1)
+	})
+	r := run(t, nil, "", "status", "app", "-n", ns)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Deployment/old") || !strings.Contains(r.Stdout, "app 2/2 ready") || !strings.Contains(r.Stdout, v1+" 1/1 ready") {
+		t.Fatalf("status:\n%+v", r)
+	}
+}
