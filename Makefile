@@ -11,19 +11,23 @@ GOLANGCI_VERSION := v2.15.0
 GOLANGCI_LINT := $(CACHE_DIR)/tools/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint
 LOCALCLUSTER  := bin/localcluster
 CLUSTER_DIR   := .localcluster
-FUZZTIME      ?= 5s
-# The fuzz targets `make fuzz` (and so `make test`) runs, as package-directory:FuzzName.
-# Each has a committed seed corpus in its package's testdata/fuzz/FuzzName. Add new
-# targets here.
+# FUZZTIME, when set (e.g. 30s or 100000x), replaces every target's own budget.
+FUZZTIME      ?=
+# The fuzz targets `make fuzz` (and so `make test`) runs, as package-directory:FuzzName:
+# budget. Each has a committed seed corpus in its package's testdata/fuzz/FuzzName. A
+# budget is a count of executions (about 5 s each on a quiet 2-core machine), not a
+# duration: Go 1.26's fuzzing coordinator can report its own -fuzztime deadline as a
+# failure ("context deadline exceeded", go.dev/issue/75804) when a busy machine delays a
+# worker, and a count has no deadline. Add new targets here.
 FUZZ_TARGETS  := \
-	internal/family:FuzzParse \
-	internal/retention:FuzzParseDuration \
-	internal/secretdata:FuzzParseLiteral \
-	internal/secretdata:FuzzParseEnvFile \
-	internal/refs:FuzzReadManifest \
-	internal/analysis:FuzzParse \
-	internal/config:FuzzConfigParse \
-	internal/gitops:FuzzSetRewrite
+	internal/family:FuzzParse:200000x \
+	internal/retention:FuzzParseDuration:200000x \
+	internal/secretdata:FuzzParseLiteral:100000x \
+	internal/secretdata:FuzzParseEnvFile:30000x \
+	internal/refs:FuzzReadManifest:5000x \
+	internal/analysis:FuzzParse:10000x \
+	internal/config:FuzzConfigParse:40000x \
+	internal/gitops:FuzzSetRewrite:5000x
 MODULES       := . hack/localcluster hack/helmtool test/helmfixture
 # Addons the test suite uses (built before any test runs; each started once per run).
 TEST_ADDONS   := argo-rollouts,external-secrets,flux
@@ -103,11 +107,12 @@ generate: ## Regenerate the deep copies of api/v1alpha1 and the CRDs in deploy/c
 	$(GO) run $(CONTROLLER_GEN) object crd paths=./api/... output:crd:artifacts:config=deploy/charts/rotor/crds
 
 .PHONY: fuzz
-fuzz: ## Fuzz every parser of user input briefly (FUZZ_TARGETS, FUZZTIME each)
+fuzz: ## Fuzz every parser of user input briefly (FUZZ_TARGETS, each its budget or FUZZTIME)
 	@for target in $(FUZZ_TARGETS); do \
-		pkg=$${target%%:*}; name=$${target##*:}; \
-		echo "fuzz: $$name in ./$$pkg for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+		pkg=$${target%%:*}; rest=$${target#*:}; name=$${rest%%:*}; budget=$${rest#*:}; \
+		if [ -n "$(FUZZTIME)" ]; then budget="$(FUZZTIME)"; fi; \
+		echo "fuzz: $$name in ./$$pkg for $$budget"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $$budget ./$$pkg || exit 1; \
 	done
 
 .PHONY: lint
