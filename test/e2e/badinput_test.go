@@ -261,6 +261,43 @@ var badInputCases = []badInputCase{
 	{id: "rollback-without-yes", args: fixed("rollback", "app")},
 	{id: "cleanup-without-yes", args: fixed("cleanup", "app", "--retain", "0d")},
 	{id: "dry-run-unknown", args: fixed("rollout", "app", "--to", "latest", "--dry-run=maybe")},
+	// Environments (rotor.yaml)
+	{id: "env-unknown", stdin: "x", args: func(e *badInputEnv) []string {
+		return []string{"rotate", "app", "--env", "qa", "--config", e.config(), "--from-stdin", "token", "--yes"}
+	}},
+	{id: "env-with-namespace", stdin: "x", args: func(e *badInputEnv) []string {
+		return []string{"rotate", "app", "--env", "staging", "--config", e.config(), "-n", e.ns, "--from-stdin", "token", "--yes"}
+	}},
+	{id: "env-config-missing", stdin: "x", args: func(e *badInputEnv) []string {
+		return []string{"rotate", "app", "--env", "staging", "--config", filepath.Join(e.dir, "nope.yaml"), "--from-stdin", "token", "--yes"}
+	}},
+	{id: "env-config-unknown-field", stdin: "x", args: func(e *badInputEnv) []string {
+		cfg := e.file("typo.yaml", "apiVersion: rotor.dev/v1alpha1\nkind: Config\nenvironments:\n- name: staging\n  namespace: ["+e.ns+"]\n")
+		return []string{"rotate", "app", "--env", "staging", "--config", cfg, "--from-stdin", "token", "--yes"}
+	}},
+	{id: "env-config-billion-laughs", stdin: "x", args: func(e *badInputEnv) []string {
+		return []string{"rotate", "app", "--env", "staging", "--config", e.file("laughs-config.yaml", laughsYAML(9)), "--from-stdin", "token", "--yes"}
+	}},
+	{id: "env-requires-promote", stdin: "x", args: func(e *badInputEnv) []string {
+		return []string{"rotate", "app", "--env", "production", "--config", e.config(), "--from-stdin", "token", "--yes"}
+	}},
+	{id: "env-promote-first-environment", stdin: "x", args: func(e *badInputEnv) []string {
+		return []string{"promote", "app", "--env", "staging", "--config", e.config(), "--from-stdin", "token", "--yes"}
+	}},
+	{id: "env-in-place-versioned", stdin: "x", args: func(e *badInputEnv) []string {
+		return []string{"rotate", "app", "--env", "staging", "--config", e.config(), "--from-stdin", "token", "--in-place", "--yes"}
+	}},
+	{id: "env-required-key-missing", stdin: "x", args: func(e *badInputEnv) []string {
+		return []string{"rotate", "app", "--env", "staging", "--config", e.config(), "--from-stdin", "token", "--yes"}
+	}},
+}
+
+// config is the fixture's rotor.yaml: staging is the fixture's namespace, production
+// (a namespace no case reaches) requires staging, and family app requires the keys
+// token and region.
+func (e *badInputEnv) config() string {
+	return e.file("rotor.yaml", "apiVersion: rotor.dev/v1alpha1\nkind: Config\nenvironments:\n- name: staging\n  namespaces: ["+e.ns+
+		"]\n- name: production\n  namespaces: [bad-input-production]\n  requires: [staging]\nfamilies:\n- name: app\n  requiredKeys: [token, region]\n")
 }
 
 // setUpBadInput builds the shared fixture.
@@ -334,7 +371,7 @@ func TestBadInput(t *testing.T) {
 		t.Run(c.id, func(t *testing.T) {
 			e.t = t
 			args := c.args(e)
-			if !contains(args, "-n") {
+			if !contains(args, "-n") && !contains(args, "--env") {
 				args = append(args, "-n", e.ns)
 			}
 			before := badInputSnapshot(t, e.ns)
