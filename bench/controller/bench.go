@@ -35,6 +35,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
+	"github.com/rotor-project/rotor/bench/pagecache"
 	"github.com/rotor-project/rotor/bench/population"
 	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/kinds"
@@ -446,6 +447,11 @@ func startController(cfg Config, namespaces []string) (*proc, error) {
 		}
 		args = append(args, "-v", "1")
 		out = io.MultiWriter(p.out, f)
+	}
+	// Its resident pages as a normal start finds the binary, not as the build that has
+	// just written it left them (bench/pagecache).
+	if err := pagecache.Evict(cfg.Rotor); err != nil {
+		return nil, err
 	}
 	p.cmd = exec.Command(cfg.Rotor, args...)
 	p.cmd.Stdout, p.cmd.Stderr = out, out
