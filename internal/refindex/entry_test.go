@@ -63,7 +63,7 @@ func TestTransformKeepsIdentityAndVersionsOnly(t *testing.T) {
 			if !ok {
 				t.Fatalf("got %T", out)
 			}
-			if e.Kind != c.kind || e.Live != c.live || e.Controlled != c.ctl || len(e.Annotations) != 0 || (e.Labels != nil) != c.labels {
+			if e.Kind != c.kind || e.Live != c.live || e.Controlled != c.ctl || (e.Labels != nil) != c.labels {
 				t.Fatalf("entry %+v", e)
 			}
 			var got []string
