@@ -1,6 +1,7 @@
 package refindex
 
 import (
+	"maps"
 	"sync"
 	"time"
 
@@ -59,12 +60,7 @@ func (e *Entry) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKin
 // DeepCopyObject implements runtime.Object.
 func (e *Entry) DeepCopyObject() runtime.Object {
 	c := *e
-	if e.Labels != nil {
-		c.Labels = make(map[string]string, len(e.Labels))
-		for k, v := range e.Labels {
-			c.Labels[k] = v
-		}
-	}
+	c.Labels = maps.Clone(e.Labels)
 	c.Versions = append([]family.Version(nil), e.Versions...)
 	return &c
 }

@@ -10,9 +10,9 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/managedby"
+	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/internal/secretref"
 )
 
@@ -118,7 +118,7 @@ func (s *StatusReader) consumer(ctx context.Context, c Consumer, fam string) (Co
 	}
 	seen := map[string]bool{}
 	k.Walk(secretref.MapNode(obj.Object), func(r secretref.Ref) bool {
-		if s.names(fam, r.Name) && !seen[r.Name] {
+		if repoint.Names(fam, r.Name, s.Unversioned) && !seen[r.Name] {
 			seen[r.Name] = true
 			cs.Spec = append(cs.Spec, r.Name)
 		}
@@ -174,7 +174,7 @@ func (s *StatusReader) consumer(ctx context.Context, c Consumer, fam string) (Co
 		}
 		v := "(none)"
 		secretref.PodSpec("spec", &p.Spec, func(r secretref.Ref) bool {
-			if s.names(fam, r.Name) {
+			if repoint.Names(fam, r.Name, s.Unversioned) {
 				v = r.Name
 				return false
 			}
@@ -207,15 +207,6 @@ func (s *StatusReader) consumer(ctx context.Context, c Consumer, fam string) (Co
 	cs.Pods = append(cs.Pods, rest...)
 	cs.Done = state.Done && cs.Remaining == 0 && len(cs.Spec) <= 1
 	return cs, nil
-}
-
-// names reports whether the Secret name is one of fam's versions, or with Unversioned
-// the unversioned Secret fam.
-func (s *StatusReader) names(fam, name string) bool {
-	if _, ok := family.ParseIn(fam, name); ok {
-		return true
-	}
-	return s.Unversioned && name == fam
 }
 
 // specOnly covers consumers that have no pods of their own to count: the registry's

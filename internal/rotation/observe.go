@@ -40,7 +40,12 @@ func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Obs
 	o.Consumers = make([]ObservedConsumer, len(st.Consumers))
 	o.Green = make([]ObservedGreen, len(st.Green))
 	versions := map[string]bool{}
-	for _, c := range st.Consumers {
+	// Consumers, green copies and versions are read side by side (each a get or a
+	// list, and a list of a consumer's pods once it names its target): a step's look
+	// at a dozen consumers costs a couple of round trips, not a dozen.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(observeWidth)
+	for i, c := range st.Consumers {
 		if c.Skip {
 			continue
 		}
@@ -48,12 +53,19 @@ func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Obs
 		if c.From != "" {
 			versions[c.From] = true
 		}
+		g.Go(func() error {
+			oc, err := e.observeConsumer(gctx, rot, c, forward)
+			o.Consumers[i] = oc
+			return err
+		})
 	}
-	// Consumers, green copies and versions are read side by side (each a get or a
-	// list, and a list of a consumer's pods once it names its target): a step's look
-	// at a dozen consumers costs a couple of round trips, not a dozen.
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(observeWidth)
+	for j, gr := range st.Green {
+		g.Go(func() error {
+			og, err := e.observeGreen(gctx, rot, gr, forward)
+			o.Green[j] = og
+			return err
+		})
+	}
 	var mu sync.Mutex
 	o.Missing = map[string]bool{}
 	for v := range versions {
@@ -68,23 +80,6 @@ func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Obs
 				mu.Unlock()
 			}
 			return nil
-		})
-	}
-	for i, c := range st.Consumers {
-		if c.Skip {
-			continue
-		}
-		g.Go(func() error {
-			oc, err := e.observeConsumer(gctx, rot, c, forward)
-			o.Consumers[i] = oc
-			return err
-		})
-	}
-	for j, gr := range st.Green {
-		g.Go(func() error {
-			og, err := e.observeGreen(gctx, rot, gr, forward)
-			o.Green[j] = og
-			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
