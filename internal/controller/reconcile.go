@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -49,6 +50,7 @@ type Reconciler struct {
 	queue   atomic.Pointer[queue]
 	stop    atomic.Pointer[context.Context]
 	waiting sync.Map // types.NamespacedName → waiting for a gate
+	looked  sync.Map // types.NamespacedName → when its last reconcile began
 	begun   sync.Map // types.NamespacedName → when this process began its rotation
 	tracked tracker
 }
@@ -72,6 +74,7 @@ func (r *Reconciler) setup(mgr manager.Manager) error {
 
 // Reconcile advances one SecretRotation as far as it can go now.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	r.looked.Store(req.NamespacedName, r.clock.Now())
 	rot := &v1alpha1.SecretRotation{}
 	if err := r.fresh.Get(ctx, req.NamespacedName, rot); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -192,7 +195,7 @@ func (r *Reconciler) step(ctx context.Context, rot *v1alpha1.SecretRotation, tar
 			if after <= 0 || after > r.resync {
 				after = r.resync
 			}
-			return reconcile.Result{RequeueAfter: after}, nil
+			return reconcile.Result{RequeueAfter: after, Priority: ptr.To(priorityLook)}, nil
 		}
 	}
 	return reconcile.Result{RequeueAfter: time.Millisecond}, nil
@@ -250,25 +253,6 @@ func nothingMoves(rot *v1alpha1.SecretRotation) bool {
 	return true
 }
 
-// onChange wakes the rotations a change concerns: every rotation of the family for a
-// version (a new one may start a rotation), the rotations in progress for a workload
-// or a Pod.
-func (r *Reconciler) onChange(c refindex.Change) {
-	for _, fam := range c.Families {
-		for name, active := range r.tracked.get(c.Namespace, fam) {
-			if active || c.Kind == "Secret" {
-				r.enqueue(types.NamespacedName{Namespace: c.Namespace, Name: name})
-			}
-		}
-	}
-}
-
-func (r *Reconciler) enqueue(key types.NamespacedName) {
-	if q := r.queue.Load(); q != nil {
-		(*q).Add(reconcile.Request{NamespacedName: key})
-	}
-}
-
 // wakeOn reconciles key again when a gate of the engine finishes.
 func (r *Reconciler) wakeOn(key types.NamespacedName, wake <-chan struct{}) {
 	stop := r.stop.Load()
@@ -293,6 +277,7 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	r.events.forget(key)
 	r.metrics.phases.remove(key)
 	r.begun.Delete(key)
+	r.looked.Delete(key)
 	rot := &v1alpha1.SecretRotation{}
 	rot.Namespace, rot.Name = key.Namespace, key.Name
 	r.engine.Forget(rot)

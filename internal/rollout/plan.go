@@ -242,11 +242,12 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 	targets := map[string]*TargetInfo{} // namespace/name → target (nil: missing)
 	untrusted := false
 	managed, gitopsManaged := false, false
-	for _, c := range consumers {
+	objs := pl.read(ctx, consumers)
+	for i, c := range consumers {
 		to := req.To
 		if c.Immutable {
 			// Reported with what to do, never patched: no target to check.
-			item, err := pl.item(ctx, c, req, to)
+			item, err := pl.item(c, objs[i], req, to)
 			if err != nil {
 				return nil, err
 			}
@@ -263,7 +264,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 			}
 		}
 		if to == "" && req.Back {
-			obj, err := pl.Repointer.Get(ctx, c.Target)
+			obj, err := objs[i].obj, objs[i].err
 			if err != nil {
 				return nil, fmt.Errorf("reading %s: %w", c.Target, err)
 			}
@@ -314,7 +315,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 			}
 			continue
 		}
-		item, err := pl.item(ctx, c, req, to)
+		item, err := pl.item(c, objs[i], req, to)
 		if apierrors.IsNotFound(err) || errors.Is(err, errGone) {
 			continue // deleted since the references were read (a green copy going away): no longer a consumer
 		}
@@ -361,7 +362,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 // errGone marks a consumer being deleted: no longer one to re-point.
 var errGone = errors.New("being deleted")
 
-func (pl *Planner) item(ctx context.Context, c Consumer, req Request, to string) (Item, error) {
+func (pl *Planner) item(c Consumer, read readResult, req Request, to string) (Item, error) {
 	fam := req.Family
 	item := Item{Consumer: c, To: to}
 	if c.Immutable {
@@ -375,7 +376,7 @@ func (pl *Planner) item(ctx context.Context, c Consumer, req Request, to string)
 		item.Skip, item.Note = true, "cluster-scoped: not re-pointed by a rotation, which runs per namespace; change its reference in its manifests or by hand once every namespace runs the new version"
 		return item, nil
 	}
-	obj, err := pl.Repointer.Get(ctx, c.Target)
+	obj, err := read.obj, read.err
 	if err != nil {
 		return item, fmt.Errorf("reading %s: %w", c.Target, err)
 	}
