@@ -87,8 +87,8 @@ Helm chart (deploy/charts/rotor/crds); apply them first. Metrics are served on
 	fl.StringVar(&o.PprofAddr, "pprof-bind-address", "", "Address of Go's profiler (/debug/pprof/; default off): for a CPU or memory profile of a slow or large controller")
 	fl.StringSliceVar(&o.Namespaces, "namespaces", nil, "Watch and drive only these namespaces (comma-separated; default: every namespace)")
 	fl.StringVarP(&o.Selector, "selector", "l", "", "Drive only the SecretRotations matching this label selector")
-	fl.Float32Var(&o.QPS, "qps", 0, "Requests per second to the API server (default: the kubeconfig's, else 100)")
-	fl.IntVar(&o.Burst, "burst", 0, "Burst of requests to the API server (default: the kubeconfig's, else 200)")
+	fl.Float32Var(&o.QPS, "qps", 0, "Client-side limit of requests per second to the API server (default: none; the API server's priority and fairness applies, as to controller-runtime's controllers)")
+	fl.IntVar(&o.Burst, "burst", 0, "Burst of requests to the API server above --qps (default: twice --qps)")
 	fl.IntVar(&o.Concurrency, "concurrency", 8, "How many rotations are stepped at once")
 	fl.StringVar(&o.LogFormat, "log-format", "text", "Log format: text or json")
 	fl.IntVarP(&o.Verbosity, "v", "v", 0, "Log verbosity (0: changes and errors; 1 and up: more detail)")
@@ -102,8 +102,13 @@ func (o *ControllerOptions) Complete() error {
 		return err
 	}
 	cfg = rest.CopyConfig(cfg)
+	// No client-side limit unless asked (controller-runtime's default): the API
+	// server's priority and fairness protects it, and the workers and the engine's
+	// reads bound what is in flight. A limit of 100 requests per second kept 50
+	// rotations at once waiting on it for half a minute (bench/controller/README.md).
+	cfg.QPS, cfg.Burst = -1, 0
 	if o.QPS > 0 {
-		cfg.QPS = o.QPS
+		cfg.QPS, cfg.Burst = o.QPS, int(2*o.QPS)
 	}
 	if o.Burst > 0 {
 		cfg.Burst = o.Burst
