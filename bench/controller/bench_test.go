@@ -36,6 +36,9 @@ func TestControllerBench(t *testing.T) {
 		cfg.Namespaces = envInt("BENCH_NAMESPACES", 1000)
 		cfg.Families = min(envInt("BENCH_FAMILIES", 50), cfg.Namespaces)
 		cfg.Scoped = false
+		if d, err := time.ParseDuration(os.Getenv("BENCH_INTERVAL")); err == nil && d > 0 {
+			cfg.Interval = d
+		}
 	}
 	root, err := clusterenv.RepoRoot()
 	if err != nil {
@@ -44,6 +47,7 @@ func TestControllerBench(t *testing.T) {
 	cfg.Rotor = filepath.Join(t.TempDir(), "rotor")
 	build := exec.Command("go", "build", "-o", cfg.Rotor, "./cmd/rotor")
 	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as `make build` ships it
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building rotor: %v\n%s", err, out)
 	}

@@ -90,8 +90,10 @@ func (s *scan) record(k *kinds.Kind, meta metav1.Object, info kinds.Info, refs [
 	self := ObjectRef{Kind: k.Kind, APIVersion: k.APIVersion(), Namespace: s.strs.str(meta.GetNamespace()),
 		Name: meta.GetName(), UID: meta.GetUID()}
 	owner, hasOwner := controllerOf(meta)
+	var ownerRef *ObjectRef
 	if hasOwner {
-		owner = s.strs.objectRef(owner)
+		ownerRef = s.strs.owner(owner)
+		owner = *ownerRef
 	}
 	if err != nil {
 		s.notChecked = append(s.notChecked, NotChecked{Kind: k.Kind, Namespace: self.Namespace,
@@ -116,7 +118,7 @@ func (s *scan) record(k *kinds.Kind, meta metav1.Object, info kinds.Info, refs [
 			SecretNamespace: s.strs.str(secretNS), Style: r.Style, Optional: r.Optional, Keys: s.strs.stringSlice(r.Keys),
 			Container: s.strs.str(r.Container), Role: role, Revision: s.strs.str(revisionString(info.Revision)), ManagedBy: managed,
 		})
-		s.pending = append(s.pending, pending{owner: owner, hasOwner: hasOwner, history: info.History,
+		s.pending = append(s.pending, pending{owner: ownerRef, history: info.History,
 			revision: info.Revision, active: info.Active})
 	}
 }

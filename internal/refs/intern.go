@@ -13,10 +13,11 @@ import (
 type interner struct {
 	strs map[string]string
 	keys map[string][]string
+	refs map[ObjectRef]*ObjectRef
 }
 
 func newInterner() interner {
-	return interner{strs: map[string]string{}, keys: map[string][]string{}}
+	return interner{strs: map[string]string{}, keys: map[string][]string{}, refs: map[ObjectRef]*ObjectRef{}}
 }
 
 // str returns the stored copy of s, storing s if it is new.
@@ -58,4 +59,16 @@ func (in interner) stringSlice(keys []string) []string {
 func (in interner) objectRef(o ObjectRef) ObjectRef {
 	return ObjectRef{Kind: in.str(o.Kind), APIVersion: in.str(o.APIVersion), Namespace: in.str(o.Namespace),
 		Name: in.str(o.Name), UID: in.uid(o.UID)}
+}
+
+// owner returns the one stored copy of o (interned): the references of the many
+// objects one owner controls (a ReplicaSet's Pods) point to it instead of each
+// carrying its five strings.
+func (in interner) owner(o ObjectRef) *ObjectRef {
+	if p, ok := in.refs[o]; ok {
+		return p
+	}
+	p := new(in.objectRef(o))
+	in.refs[*p] = p
+	return p
 }

@@ -81,21 +81,22 @@ func (x ownerIndex) chain(owner ObjectRef) []ObjectRef {
 
 // pending is what settles a reference's owner chain and role once every kind is
 // listed: its object's controlling owner and place in a revision history.
+// A scan keeps one per reference (tens of thousands): the owner is a pointer to its
+// interned copy, not five strings of its own.
 type pending struct {
-	owner    ObjectRef
-	hasOwner bool
+	owner    *ObjectRef // nil: no controlling owner
+	revision int64
 	history  kinds.History
 	active   bool
-	revision int64
 }
 
 // resolve fills in owner chains and the roles of revision-history entries, in place.
 // References with the same owner share one chain slice.
 func (s *scan) resolve() []Reference {
-	chains := map[ObjectRef][]ObjectRef{}
+	chains := map[*ObjectRef][]ObjectRef{}
 	for i := range s.found {
 		p := &s.pending[i]
-		if !p.hasOwner {
+		if p.owner == nil {
 			// An object another takes its pod template from (a Deployment named by an
 			// Argo Rollout's workloadRef) counts as owned by it.
 			r := &s.found[i]
@@ -106,7 +107,7 @@ func (s *scan) resolve() []Reference {
 		}
 		chain, ok := chains[p.owner]
 		if !ok {
-			chain = s.owners.chain(p.owner)
+			chain = s.owners.chain(*p.owner)
 			chains[p.owner] = chain
 		}
 		r := &s.found[i]

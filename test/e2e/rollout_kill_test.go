@@ -45,6 +45,7 @@ func rotorBinary(t *testing.T) string {
 		bin := filepath.Join(dir, "rotor")
 		build := exec.Command("go", "build", "-o", bin, "./cmd/rotor")
 		build.Dir = root
+		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as `make build` ships it
 		if out, err := build.CombinedOutput(); err != nil {
 			rotorBuild.err = fmt.Errorf("building rotor: %w\n%s", err, out)
 			return
