@@ -68,6 +68,9 @@ func rotated(t *testing.T, ns, fam string) *latestStore {
 	if _, err := c.AppsV1().Deployments(ns).Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Settled, as after a finished rotation: a test comparing the namespace before and
+	// after a refused command must not see the controller manager finish its rollout.
+	waitAvailable(t, c, ns, "api")
 	store := &journal.Store{Client: c}
 	fin := metav1.NewTime(time.Now().Add(-time.Minute))
 	started := metav1.NewTime(fin.Add(-time.Minute))
