@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -44,12 +43,8 @@ func TestControllerBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Rotor = filepath.Join(t.TempDir(), "rotor")
-	build := exec.Command("go", "build", "-o", cfg.Rotor, "./cmd/rotor")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as `make build` ships it
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building rotor: %v\n%s", err, out)
+	if cfg.Rotor, err = clusterenv.BuildRotor(t.TempDir()); err != nil {
+		t.Fatal(err)
 	}
 	cfg.ControllerLog = os.Getenv("BENCH_CONTROLLER_LOG")
 	cfg.ControllerArgs = strings.Fields(os.Getenv("BENCH_CONTROLLER_ARGS"))

@@ -266,7 +266,7 @@ func (r *Reconciler) wakeOn(key types.NamespacedName, wake <-chan struct{}) {
 		defer r.waiting.Delete(key)
 		select {
 		case <-wake:
-			r.enqueue(key)
+			r.add(key, 0, priorityGate)
 		case <-(*stop).Done():
 		}
 	}()

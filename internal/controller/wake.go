@@ -77,6 +77,3 @@ func (r *Reconciler) add(key types.NamespacedName, after time.Duration, priority
 	}
 	(*q).Add(req)
 }
-
-// enqueue queues key at once, at a finished gate's priority.
-func (r *Reconciler) enqueue(key types.NamespacedName) { r.add(key, 0, priorityGate) }

@@ -225,3 +225,20 @@ func RepoRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// BuildRotor builds cmd/rotor into dir as `make build` ships it (without cgo) and
+// returns the binary's path, for tests and benches that run rotor as a process.
+func BuildRotor(dir string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "rotor")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/rotor")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building rotor: %w\n%s", err, out)
+	}
+	return bin, nil
+}

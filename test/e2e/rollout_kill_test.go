@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,25 +30,12 @@ var rotorBuild struct {
 func rotorBinary(t *testing.T) string {
 	t.Helper()
 	rotorBuild.once.Do(func() {
-		root, err := clusterenv.RepoRoot()
-		if err != nil {
-			rotorBuild.err = err
-			return
-		}
 		dir, err := os.MkdirTemp("", "rotor-bin-")
 		if err != nil {
 			rotorBuild.err = err
 			return
 		}
-		bin := filepath.Join(dir, "rotor")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/rotor")
-		build.Dir = root
-		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as `make build` ships it
-		if out, err := build.CombinedOutput(); err != nil {
-			rotorBuild.err = fmt.Errorf("building rotor: %w\n%s", err, out)
-			return
-		}
-		rotorBuild.bin = bin
+		rotorBuild.bin, rotorBuild.err = clusterenv.BuildRotor(dir)
 	})
 	if rotorBuild.err != nil {
 		t.Fatal(rotorBuild.err)
