@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -155,6 +156,10 @@ type Options struct {
 	// Unversioned also moves references to the unversioned Secret named like the
 	// family (PlanNames).
 	Unversioned bool
+	// Seen is the object as the caller just read it, or nil. Apply patches it without
+	// reading it again, on condition that it has not changed since (its
+	// resourceVersion is tested in the patch); if it has, Apply reads it again.
+	Seen *unstructured.Unstructured
 }
 
 // Apply re-points t: every reference to a version of fam names to afterwards. It
@@ -169,17 +174,32 @@ func (r *Repointer) Apply(ctx context.Context, t Target, fam, to string, o Optio
 		attempts = 5
 	}
 	var lastErr error
+	seen := o.Seen
+	if seen != nil && seen.GetResourceVersion() == "" {
+		seen = nil // nothing to test the patch against
+	}
 	for i := 0; i < attempts; i++ {
-		obj, err := r.Dynamic.Resource(gvr).Namespace(t.Namespace).Get(ctx, t.Name, metav1.GetOptions{})
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", t, err)
+		obj, fresh := seen, seen == nil
+		seen = nil
+		if fresh {
+			if obj, err = r.Dynamic.Resource(gvr).Namespace(t.Namespace).Get(ctx, t.Name, metav1.GetOptions{}); err != nil {
+				return nil, fmt.Errorf("reading %s: %w", t, err)
+			}
 		}
 		plan := PlanNames(obj, fam, to, o.Unversioned)
 		if plan.Unchanged() {
+			if !fresh {
+				continue // the caller's copy may be older than the object: read it
+			}
 			plan.Generation = obj.GetGeneration()
 			return plan, nil
 		}
 		patch, err := Patch(obj, plan, fam, o)
+		if err == nil && !fresh {
+			// The caller's copy may be older than the object: the patch applies only
+			// to the version it was built from.
+			patch, err = testVersion(patch, obj.GetResourceVersion())
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +226,10 @@ func (r *Repointer) Apply(ctx context.Context, t Target, fam, to string, o Optio
 }
 
 // movedUnderPatch reports a JSON patch whose test failed or whose path vanished: the
-// object changed between read and patch.
+// object changed between read and patch. The API server answers such a patch with 422
+// Invalid and a generic message, nothing more (apiserver's jsonPatcher discards the
+// patch library's error); an object the patch made invalid gets 422 with its field
+// errors instead.
 func movedUnderPatch(err error) bool {
 	if apierrors.IsConflict(err) {
 		return true
@@ -215,12 +238,16 @@ func movedUnderPatch(err error) bool {
 		return false
 	}
 	msg := err.Error()
-	return strings.Contains(msg, "test") || strings.Contains(msg, "doc is missing") || strings.Contains(msg, "unable to find")
+	return msg == patchNotApplied || strings.Contains(msg, "test") || strings.Contains(msg, "doc is missing") || strings.Contains(msg, "unable to find")
 }
+
+// patchNotApplied is the API server's whole message for a JSON patch that does not
+// apply to the object (apimachinery's NewGenericServerResponse for 422).
+const patchNotApplied = "the server rejected our request due to an error in our request"
 
 func isUnprocessable(err error) bool {
 	var status apierrors.APIStatus
-	return errors.As(err, &status) && status.Status().Code == 422
+	return errors.As(err, &status) && status.Status().Code == http.StatusUnprocessableEntity
 }
 
 type op struct {
@@ -255,6 +282,19 @@ func Patch(obj *unstructured.Unstructured, plan *Result, fam string, o Options) 
 		}
 	}
 	return json.Marshal(ops)
+}
+
+// testVersion puts a test of the object's resourceVersion before a patch's operations.
+func testVersion(patch []byte, rv string) ([]byte, error) {
+	var ops []json.RawMessage
+	if err := json.Unmarshal(patch, &ops); err != nil {
+		return nil, err
+	}
+	first, err := json.Marshal(op{Op: "test", Path: "/metadata/resourceVersion", Value: rv})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(append([]json.RawMessage{first}, ops...))
 }
 
 func escape(s string) string { return secretref.EscapePointer(s) }

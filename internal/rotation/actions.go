@@ -74,7 +74,7 @@ func targetText(rot *v1alpha1.SecretRotation) string {
 func (e *Engine) do(ctx context.Context, rot *v1alpha1.SecretRotation, a Action, o Observation) (*v1alpha1.SourceChange, error) {
 	switch a.Type {
 	case ActRepoint:
-		return e.repoint(ctx, rot, a)
+		return e.repoint(ctx, rot, a, o)
 	case ActRestore:
 		return e.restore(ctx, rot, a, o)
 	}
@@ -83,7 +83,7 @@ func (e *Engine) do(ctx context.Context, rot *v1alpha1.SecretRotation, a Action,
 
 // repoint moves consumers to their targets; in a blue-green rotation's last step blue
 // first returns to its full size.
-func (e *Engine) repoint(ctx context.Context, rot *v1alpha1.SecretRotation, a Action) (*v1alpha1.SourceChange, error) {
+func (e *Engine) repoint(ctx context.Context, rot *v1alpha1.SecretRotation, a Action, o Observation) (*v1alpha1.SourceChange, error) {
 	st := &rot.Status
 	mv, err := e.mover(rot)
 	if err != nil {
@@ -100,7 +100,7 @@ func (e *Engine) repoint(ctx context.Context, rot *v1alpha1.SecretRotation, a Ac
 				return nil, err
 			}
 		}
-		m.Items = append(m.Items, MoveItem{Index: i, Consumer: c, From: c.From, To: c.To})
+		m.Items = append(m.Items, MoveItem{Index: i, Consumer: c, From: c.From, To: c.To, Object: o.object(i)})
 	}
 	return mv.Move(ctx, rot, m)
 }
@@ -118,7 +118,7 @@ func (e *Engine) restore(ctx context.Context, rot *v1alpha1.SecretRotation, a Ac
 	for _, i := range a.Consumers {
 		c := st.Consumers[i]
 		if restorable(c, o) && (throughSource(rot) || o.Consumers[i].At(c.To)) {
-			m.Items = append(m.Items, MoveItem{Index: i, Consumer: c, From: c.To, To: c.From})
+			m.Items = append(m.Items, MoveItem{Index: i, Consumer: c, From: c.To, To: c.From, Object: o.object(i)})
 		}
 	}
 	var change *v1alpha1.SourceChange
@@ -204,6 +204,7 @@ func (e *Engine) apply(ctx context.Context, rot *v1alpha1.SecretRotation, c v1al
 		var err error
 		o.Unversioned = rot.Spec.Adopt
 		res, err = e.Repointer.Apply(ctx, t, rot.Spec.Family, to, o)
+		o.Seen = nil // a retry reads the object: the failure may have come after the patch
 		return err
 	})
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/gate"
 	"github.com/rotor-project/rotor/internal/health"
@@ -132,6 +134,17 @@ type ObservedConsumer struct {
 	// Health is its rollout state; Problem a failing pod of its target version.
 	Health  health.State
 	Problem string
+	// object is the consumer as read: a re-point decided from this observation
+	// patches it without reading it again.
+	object *unstructured.Unstructured
+}
+
+// object is consumer i as the observation read it, or nil.
+func (o Observation) object(i int) *unstructured.Unstructured {
+	if i < len(o.Consumers) && !o.Consumers[i].Gone {
+		return o.Consumers[i].object
+	}
+	return nil
 }
 
 // At reports whether the consumer names v and only v.

@@ -110,6 +110,13 @@ func (e *Engine) save(ctx context.Context, rot *v1alpha1.SecretRotation) (*v1alp
 
 // Step advances rot by one action. A *ConflictError means another driver wrote the
 // rotation since it was read: stop driving it.
+//
+// Actions that only change the journal (start, a milestone, a verdict, a failure that
+// rolls back) are folded into the step with the action that follows them, decided from
+// the same observation: a rotation's first re-point is written with its start, and a
+// rollback's restore with the failure that asks for it, in one save of the journal
+// instead of a save and a second look at the cluster each. The action the step returns
+// is the last one.
 func (e *Engine) Step(ctx context.Context, rot *v1alpha1.SecretRotation) (Result, error) {
 	if rot.Status.Phase.Final() {
 		e.gates.cancel(rot)
@@ -123,37 +130,115 @@ func (e *Engine) Step(ctx context.Context, rot *v1alpha1.SecretRotation) (Result
 	e.report(rot, obs)
 	next := rot.DeepCopy()
 	record(next, obs)
-	switch {
-	case a.Type == ActNone:
-		return Result{Rotation: rot, Done: true, Action: a}, nil
-	case a.Type == ActWait:
-		res := Result{Rotation: rot, Action: a, Wait: true, RequeueAfter: a.RequeueAfter, Wake: e.gates.wakeup()}
-		if rot.Status.Phase == v1alpha1.Paused {
-			res.Decision = rot.Status.PendingDecision
+	if a.Type == ActPlan {
+		if err := e.plan(ctx, next); err != nil {
+			return Result{Rotation: rot}, err
 		}
-		return res, nil
-	case a.Type == ActPlan:
-		return e.plan(ctx, next)
+		if next.Status.Phase.Final() || next.Spec.Strategy.Type == v1alpha1.BlueGreen {
+			// Nothing can start (the plan's problems end the rotation), or a driver
+			// may choose the strategy from the plan (the controller runs a blue-green
+			// rotation that moves nothing as a rolling one): the plan is saved alone.
+			saved, err := e.save(ctx, next)
+			if err != nil {
+				return Result{Rotation: rot, Action: a}, err
+			}
+			return Result{Rotation: saved, Action: a, Done: saved.Status.Phase.Final()}, nil
+		}
+		// The plan is saved with what follows it, decided from a look at the consumers
+		// it found.
+		if obs, err = e.observe(ctx, next); err != nil {
+			return Result{Rotation: rot}, err
+		}
+		a = Decide(next, obs)
+		e.report(next, obs)
+		record(next, obs)
+	}
+	var folded []Action
+	for len(folded) < maxFolded && folds(a) {
+		e.before(next, a, obs)
+		applyStatus(next, a, obs)
+		folded = append(folded, a)
+		a = Decide(next, obs)
+	}
+	switch {
+	case a.Type == ActNone, a.Type == ActWait:
+		if next.Status.Planned == rot.Status.Planned && len(folded) == 0 {
+			// Nothing to record: waiting writes nothing.
+			return e.waitResult(rot, a), nil
+		}
+		saved, err := e.saveFolded(ctx, next, folded)
+		if err != nil {
+			return Result{Rotation: rot, Action: a}, err
+		}
+		if a.Type == ActNone || saved.Status.Phase.Final() {
+			return Result{Rotation: saved, Done: true, Action: last(folded, a)}, nil
+		}
+		return e.waitResult(saved, a), nil
 	case a.Type == ActStartGate:
 		if err := e.startGate(next, a, obs); err != nil {
 			a = Action{Type: ActFail, Failure: &v1alpha1.Failure{Object: "gate analysis", Reason: "cannot start: " + err.Error()}}
 		}
 	case !a.Writes():
 	default:
-		return e.write(ctx, next, a, obs)
+		return e.write(ctx, next, a, obs, folded)
 	}
 	e.before(next, a, obs)
 	applyStatus(next, a, obs)
-	saved, err := e.save(ctx, next)
+	saved, err := e.saveFolded(ctx, next, append(folded, a))
 	if err != nil {
 		return Result{Rotation: rot, Action: a}, err
 	}
-	e.after(saved, a)
 	return Result{Rotation: saved, Action: a, Done: saved.Status.Phase.Final()}, nil
 }
 
+// maxFolded bounds the journal-only actions one step folds together.
+const maxFolded = 4
+
+// folds reports whether a only changes the journal and the action after it may be
+// decided from the same observation: not a gate's start (the next decision needs the
+// gate this process runs), a pause or the end (nothing follows them in this step).
+func folds(a Action) bool {
+	switch a.Type {
+	case ActStart, ActMark, ActAdvance, ActResume, ActRecordGate, ActFail:
+		return true
+	}
+	return false
+}
+
+func last(folded []Action, a Action) Action {
+	if a.Type == ActNone && len(folded) > 0 {
+		return folded[len(folded)-1]
+	}
+	return a
+}
+
+// waitResult is the result of a step that waits.
+func (e *Engine) waitResult(rot *v1alpha1.SecretRotation, a Action) Result {
+	if a.Type == ActNone {
+		return Result{Rotation: rot, Done: true, Action: a}
+	}
+	res := Result{Rotation: rot, Action: a, Wait: true, RequeueAfter: a.RequeueAfter, Wake: e.gates.wakeup()}
+	if rot.Status.Phase == v1alpha1.Paused {
+		res.Decision = rot.Status.PendingDecision
+	}
+	return res
+}
+
+// saveFolded saves the journal with the actions folded into it, and reports them.
+func (e *Engine) saveFolded(ctx context.Context, rot *v1alpha1.SecretRotation, actions []Action) (*v1alpha1.SecretRotation, error) {
+	saved, err := e.save(ctx, rot)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range actions {
+		e.after(saved, a)
+	}
+	return saved, nil
+}
+
 // write takes an action that changes the cluster: intent, deed, record.
-func (e *Engine) write(ctx context.Context, rot *v1alpha1.SecretRotation, a Action, obs Observation) (Result, error) {
+// The actions folded into the step are saved with the intent.
+func (e *Engine) write(ctx context.Context, rot *v1alpha1.SecretRotation, a Action, obs Observation, folded []Action) (Result, error) {
 	if a.Type == ActRepoint || a.Type == ActRestore {
 		// A rotation through git that this engine cannot commit for stops here, with
 		// nothing written: the journal stays as it is for a driver that can.
@@ -163,7 +248,7 @@ func (e *Engine) write(ctx context.Context, rot *v1alpha1.SecretRotation, a Acti
 	}
 	prepare(rot, a, obs)
 	rot.Status.Intent = intent(rot, a, obs.Now)
-	saved, err := e.save(ctx, rot)
+	saved, err := e.saveFolded(ctx, rot, folded)
 	if err != nil {
 		return Result{Rotation: rot, Action: a}, err
 	}
@@ -217,32 +302,28 @@ func deadlineOf(rot *v1alpha1.SecretRotation, t time.Time) time.Time {
 	return t.Add(time.Minute)
 }
 
-// plan finds the consumers of a rotation created without them (by a controller).
-func (e *Engine) plan(ctx context.Context, rot *v1alpha1.SecretRotation) (Result, error) {
+// plan finds the consumers of a rotation created without them (by a controller), in
+// rot: Pending with its plan, or Failed with the plan's problems.
+func (e *Engine) plan(ctx context.Context, rot *v1alpha1.SecretRotation) error {
 	req, err := RequestOf(rot)
 	if err != nil {
-		return Result{Rotation: rot}, err
+		return err
 	}
 	p, err := e.Planner.Plan(ctx, req)
 	if err == nil && rot.Spec.Strategy.Type == v1alpha1.BlueGreen {
 		err = blueGreenFits(ctx, e.Client, p)
 	}
-	t := e.Clock.Now()
 	var pe *rollout.PlanError
 	switch {
 	case errors.As(err, &pe):
-		rot.Status.Planned, rot.Status.Phase, rot.Status.Message, rot.Status.Finished = true, v1alpha1.Failed, pe.Error(), now(t)
+		rot.Status.Planned, rot.Status.Phase, rot.Status.Message, rot.Status.Finished = true, v1alpha1.Failed, pe.Error(), now(e.Clock.Now())
 	case err != nil:
-		return Result{Rotation: rot}, err
+		return err
 	default:
 		SetPlan(rot, p)
 		rot.Status.Phase = v1alpha1.Pending
 	}
-	saved, err := e.save(ctx, rot)
-	if err != nil {
-		return Result{Rotation: rot}, err
-	}
-	return Result{Rotation: saved, Action: Action{Type: ActPlan}, Done: saved.Status.Phase.Final()}, nil
+	return nil
 }
 
 // blueGreenFits refuses a blue-green plan that moves consumers other than

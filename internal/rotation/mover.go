@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/rotor-project/rotor/api/v1alpha1"
 	"github.com/rotor-project/rotor/internal/repoint"
 )
@@ -44,6 +46,10 @@ type MoveItem struct {
 	// From is the version it leaves (forward: any other version of the family), To the
 	// one it goes to.
 	From, To string
+	// Object is the consumer as the step read it (nil: not read). The live mover
+	// patches it, on condition that it has not changed since, instead of reading it
+	// again.
+	Object *unstructured.Unstructured
 }
 
 // Objects are the items as Kind/name.
@@ -96,13 +102,13 @@ func (l livePatches) Move(ctx context.Context, rot *v1alpha1.SecretRotation, m M
 		it := m.Items[k]
 		c := it.Consumer
 		if m.Back {
-			if _, err := e.apply(ctx, rot, c, it.To, repoint.Options{Restore: true, Annotation: c.PreviousAnnotation}); err != nil {
+			if _, err := e.apply(ctx, rot, c, it.To, repoint.Options{Restore: true, Annotation: c.PreviousAnnotation, Seen: it.Object}); err != nil {
 				return err
 			}
 			e.emit(rot, c.Kind+"/"+c.Name, "rolled back to %s", it.To)
 			return nil
 		}
-		res, err := e.apply(ctx, rot, c, it.To, repoint.Options{Annotate: true})
+		res, err := e.apply(ctx, rot, c, it.To, repoint.Options{Annotate: true, Seen: it.Object})
 		if err == nil && !res.Unchanged() {
 			e.emit(rot, c.Kind+"/"+c.Name, "re-pointed %d reference(s) %s → %s", len(res.Changes), res.Previous, it.To)
 		}

@@ -124,6 +124,7 @@ func (e *Engine) observeConsumer(ctx context.Context, rot *v1alpha1.SecretRotati
 		oc.Gone = true
 		return oc, nil
 	}
+	oc.object = obj
 	oc.Versions = versionsNamed(obj, rot.Spec.Family, rot.Spec.Adopt)
 	if c.Kind == "Deployment" {
 		n, found, _ := unstructured.NestedInt64(obj.Object, "spec", "replicas")
