@@ -63,15 +63,15 @@ func assemble(mgr manager.Manager, o Options) (*parts, error) {
 		return nil, err
 	}
 	e.Planner.Finder, e.Planner.Latest = idx, idx.Latest
-	store := &journal.StatusStore{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Retry: e.Rotations.Retry}
 	eng := e.Rotations
-	eng.Store = store
 	eng.Driver = v1alpha1.Driver{Kind: "controller", Identity: o.Identity}
 	m := newMetricSet(idx, o.Clock, o.RotateAfter)
 	r := &Reconciler{
-		client: mgr.GetClient(), fresh: mgr.GetAPIReader(), engine: eng, store: store, index: idx,
+		client: mgr.GetClient(), fresh: mgr.GetAPIReader(), engine: eng, index: idx,
 		events: events, metrics: m, clock: o.Clock, identity: o.Identity, resync: o.Resync, concurrency: o.Concurrency,
 	}
+	r.store = savingStore{Store: &journal.StatusStore{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Retry: e.Rotations.Retry}, saved: &r.saved}
+	eng.Store = r.store
 	return &parts{index: &indexRunnable{Index: idx}, reconciler: r, metrics: m}, nil
 }
 

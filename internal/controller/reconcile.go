@@ -34,9 +34,10 @@ type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 // Reconciler drives SecretRotations with the engine.
 type Reconciler struct {
 	client client.Client
-	// fresh reads SecretRotations from the API server, not the cache: a step must
-	// start from the resourceVersion it will be fenced by.
+	// fresh reads SecretRotations from the API server when the cache may not have
+	// seen this process's last save (read).
 	fresh       client.Reader
+	saved       lastSaved
 	engine      *rotation.Engine
 	store       rotation.Store
 	index       *refindex.Index
@@ -75,8 +76,8 @@ func (r *Reconciler) setup(mgr manager.Manager) error {
 // Reconcile advances one SecretRotation as far as it can go now.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	r.looked.Store(req.NamespacedName, r.clock.Now())
-	rot := &v1alpha1.SecretRotation{}
-	if err := r.fresh.Get(ctx, req.NamespacedName, rot); err != nil {
+	rot, err := r.read(ctx, req.NamespacedName)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			r.forget(req.NamespacedName)
 			return reconcile.Result{}, nil
@@ -278,6 +279,7 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	r.metrics.phases.remove(key)
 	r.begun.Delete(key)
 	r.looked.Delete(key)
+	r.saved.forget(key)
 	rot := &v1alpha1.SecretRotation{}
 	rot.Namespace, rot.Name = key.Namespace, key.Name
 	r.engine.Forget(rot)

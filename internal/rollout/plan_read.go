@@ -7,8 +7,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// readWidth is how many consumers a plan reads at once.
-const readWidth = 8
+// ReadWidth is how many consumers a plan, or a step of the engine, reads at once: a
+// family's consumers in one namespace (a dozen or so) in one round trip, while the
+// API server's priority and fairness protects it from a controller's many steps.
+const ReadWidth = 16
 
 // readResult is a consumer as read for a plan, or why it could not be.
 type readResult struct {
@@ -22,7 +24,7 @@ type readResult struct {
 func (pl *Planner) read(ctx context.Context, cs []Consumer) []readResult {
 	out := make([]readResult, len(cs))
 	var g errgroup.Group
-	g.SetLimit(readWidth)
+	g.SetLimit(ReadWidth)
 	for i, c := range cs {
 		if c.Immutable || c.Namespace == "" {
 			continue

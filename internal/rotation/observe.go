@@ -20,12 +20,10 @@ import (
 	"github.com/rotor-project/rotor/internal/health"
 	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/repoint"
+	"github.com/rotor-project/rotor/internal/rollout"
 )
 
 var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
-
-// observeWidth is how many consumers a step reads at once.
-const observeWidth = 8
 
 // observe reads what Decide needs: each consumer's versions, size and health, the
 // green copies, which versions exist, and the gate job of the current step.
@@ -44,7 +42,7 @@ func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Obs
 	// list, and a list of a consumer's pods once it names its target): a step's look
 	// at a dozen consumers costs a couple of round trips, not a dozen.
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(observeWidth)
+	g.SetLimit(rollout.ReadWidth)
 	for i, c := range st.Consumers {
 		if c.Skip {
 			continue
