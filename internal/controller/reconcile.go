@@ -52,6 +52,7 @@ type Reconciler struct {
 	stop    atomic.Pointer[context.Context]
 	waiting sync.Map // types.NamespacedName → waiting for a gate
 	looked  sync.Map // types.NamespacedName → when its last reconcile began
+	woken   sync.Map // types.NamespacedName → when a new version woke it, until it runs
 	begun   sync.Map // types.NamespacedName → when this process began its rotation
 	tracked tracker
 }
@@ -76,6 +77,9 @@ func (r *Reconciler) setup(mgr manager.Manager) error {
 // Reconcile advances one SecretRotation as far as it can go now.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	r.looked.Store(req.NamespacedName, r.clock.Now())
+	if t, ok := r.woken.LoadAndDelete(req.NamespacedName); ok {
+		logr.FromContextOrDiscard(ctx).V(1).Info("woken by a new version", "rotation", req.NamespacedName, "queued", r.clock.Since(t.(time.Time)))
+	}
 	rot, err := r.read(ctx, req.NamespacedName)
 	if err != nil {
 		if apierrors.IsNotFound(err) {
@@ -279,6 +283,7 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	r.metrics.phases.remove(key)
 	r.begun.Delete(key)
 	r.looked.Delete(key)
+	r.woken.Delete(key)
 	r.saved.forget(key)
 	rot := &v1alpha1.SecretRotation{}
 	rot.Namespace, rot.Name = key.Namespace, key.Name

@@ -41,6 +41,7 @@ func (r *Reconciler) onChange(c refindex.Change) {
 			key := types.NamespacedName{Namespace: c.Namespace, Name: name}
 			switch {
 			case c.Kind == "Secret":
+				r.woken.LoadOrStore(key, r.clock.Now())
 				r.add(key, 0, priorityVersion)
 			case active:
 				r.add(key, r.sinceLook(key), priorityLook)
