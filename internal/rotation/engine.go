@@ -205,6 +205,8 @@ func folds(a Action) bool {
 	return false
 }
 
+// last is the action a step reports: a, or the last folded action when the rotation
+// ended with it (nothing followed).
 func last(folded []Action, a Action) Action {
 	if a.Type == ActNone && len(folded) > 0 {
 		return folded[len(folded)-1]
