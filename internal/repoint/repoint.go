@@ -194,12 +194,13 @@ func (r *Repointer) Apply(ctx context.Context, t Target, fam, to string, o Optio
 			plan.Generation = obj.GetGeneration()
 			return plan, nil
 		}
-		patch, err := Patch(obj, plan, fam, o)
-		if err == nil && !fresh {
+		ops := patchOps(obj, plan, fam, o)
+		if !fresh {
 			// The caller's copy may be older than the object: the patch applies only
 			// to the version it was built from.
-			patch, err = testVersion(patch, obj.GetResourceVersion())
+			ops = append([]op{{Op: "test", Path: "/metadata/resourceVersion", Value: obj.GetResourceVersion()}}, ops...)
 		}
+		patch, err := json.Marshal(ops)
 		if err != nil {
 			return nil, err
 		}
@@ -259,6 +260,11 @@ type op struct {
 // Patch builds the JSON patch for plan: test and replace per reference, and the
 // "came from" annotation as o says.
 func Patch(obj *unstructured.Unstructured, plan *Result, fam string, o Options) ([]byte, error) {
+	return json.Marshal(patchOps(obj, plan, fam, o))
+}
+
+// patchOps are Patch's operations.
+func patchOps(obj *unstructured.Unstructured, plan *Result, fam string, o Options) []op {
 	var ops []op
 	for _, c := range plan.Changes {
 		ops = append(ops, op{Op: "test", Path: c.Pointer, Value: c.Prefix + c.From}, op{Op: "replace", Path: c.Pointer, Value: c.Prefix + c.To})
@@ -281,20 +287,7 @@ func Patch(obj *unstructured.Unstructured, plan *Result, fam string, o Options) 
 			ops = append(ops, op{Op: "add", Path: "/metadata/annotations/" + escape(key), Value: value})
 		}
 	}
-	return json.Marshal(ops)
-}
-
-// testVersion puts a test of the object's resourceVersion before a patch's operations.
-func testVersion(patch []byte, rv string) ([]byte, error) {
-	var ops []json.RawMessage
-	if err := json.Unmarshal(patch, &ops); err != nil {
-		return nil, err
-	}
-	first, err := json.Marshal(op{Op: "test", Path: "/metadata/resourceVersion", Value: rv})
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(append([]json.RawMessage{first}, ops...))
+	return ops
 }
 
 func escape(s string) string { return secretref.EscapePointer(s) }

@@ -139,9 +139,9 @@ type ObservedConsumer struct {
 	object *unstructured.Unstructured
 }
 
-// object is consumer i as the observation read it, or nil.
+// object is consumer i as the observation read it, or nil (not read, or gone).
 func (o Observation) object(i int) *unstructured.Unstructured {
-	if i < len(o.Consumers) && !o.Consumers[i].Gone {
+	if i < len(o.Consumers) {
 		return o.Consumers[i].object
 	}
 	return nil
