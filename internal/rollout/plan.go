@@ -18,6 +18,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -85,6 +86,9 @@ type Request struct {
 	// (adoption: the first version replaces it). The Finder must implement
 	// UnversionedFinder.
 	Unversioned bool
+	// KeepObjects keeps each consumer in its item as the plan read it (Item.Object), for
+	// a caller that looks at them next; a plan of many namespaces keeps none by default.
+	KeepObjects bool
 }
 
 // UnversionedFinder is a ConsumerFinder that can also find the consumers of the
@@ -98,6 +102,10 @@ type Item struct {
 	Consumer Consumer
 	To       string
 	Changes  []repoint.Change
+	// Object is the consumer as the plan read it, when the request keeps objects (nil
+	// for those it does not read): the engine's first look at a rotation it planned
+	// starts from it.
+	Object *unstructured.Unstructured
 	// Note explains a consumer that changes differently: at its next run, not at all.
 	Note string
 	// Skip is set for consumers that are reported but not patched.
@@ -240,9 +248,13 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 	plan := &Plan{Family: req.Family}
 	var problems []string
 	targets := map[string]*TargetInfo{} // namespace/name → target (nil: missing)
+	latestIn := map[string]string{}     // namespace → its latest version ("" none)
 	untrusted := false
 	managed, gitopsManaged := false, false
-	objs := pl.read(ctx, consumers)
+	objs, tr := pl.readBeside(ctx, consumers, req)
+	if tr != nil && tr.resolved {
+		latestIn[req.Namespace] = tr.latest
+	}
 	for i, c := range consumers {
 		to := req.To
 		if c.Immutable {
@@ -275,9 +287,13 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 			}
 		}
 		if to == Latest {
-			latest, err := pl.Latest(ctx, secretNS, req.Family)
-			if err != nil {
-				return nil, err
+			latest, ok := latestIn[secretNS]
+			if !ok {
+				var err error
+				if latest, err = pl.Latest(ctx, secretNS, req.Family); err != nil {
+					return nil, err
+				}
+				latestIn[secretNS] = latest
 			}
 			if latest == "" {
 				problems = append(problems, fmt.Sprintf("%s in namespace %q: no version of %q exists there to roll out", c.Target, secretNS, req.Family))
@@ -288,7 +304,11 @@ func (pl *Planner) Plan(ctx context.Context, req Request) (*Plan, error) {
 		key := secretNS + "/" + to
 		secret, seen := targets[key]
 		if !seen {
-			info, exists, err := pl.target(ctx, secretNS, req.Family, to)
+			info, exists, ok := tr.target(req, secretNS, to)
+			var err error
+			if !ok {
+				info, exists, err = pl.target(ctx, secretNS, req.Family, to)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("reading the target version %s in namespace %q: %w", to, secretNS, err)
 			}
@@ -382,6 +402,9 @@ func (pl *Planner) item(c Consumer, read readResult, req Request, to string) (It
 	}
 	if obj.GetDeletionTimestamp() != nil {
 		return item, fmt.Errorf("reading %s: %w", c.Target, errGone)
+	}
+	if req.KeepObjects {
+		item.Object = obj
 	}
 	item.Consumer.Labels = obj.GetLabels()
 	item.Consumer.ManagedBy = managedby.Detect(obj.GetLabels(), obj.GetAnnotations())

@@ -131,7 +131,8 @@ func (e *Engine) Step(ctx context.Context, rot *v1alpha1.SecretRotation) (Result
 	next := rot.DeepCopy()
 	record(next, obs)
 	if a.Type == ActPlan {
-		if err := e.plan(ctx, next); err != nil {
+		seen, err := e.planSeen(ctx, next)
+		if err != nil {
 			return Result{Rotation: rot}, err
 		}
 		if next.Status.Phase.Final() || next.Spec.Strategy.Type == v1alpha1.BlueGreen {
@@ -145,8 +146,8 @@ func (e *Engine) Step(ctx context.Context, rot *v1alpha1.SecretRotation) (Result
 			return Result{Rotation: saved, Action: a, Done: saved.Status.Phase.Final()}, nil
 		}
 		// The plan is saved with what follows it, decided from a look at the consumers
-		// it found.
-		if obs, err = e.observe(ctx, next); err != nil {
+		// it found: as it read them, with the versions read beside it.
+		if obs, err = e.observeSeen(ctx, next, seen); err != nil {
 			return Result{Rotation: rot}, err
 		}
 		a = Decide(next, obs)
@@ -304,13 +305,34 @@ func deadlineOf(rot *v1alpha1.SecretRotation, t time.Time) time.Time {
 	return t.Add(time.Minute)
 }
 
+// planSeen plans rot and returns what the plan read for the look that follows it: the
+// consumers, and (for a rolling rotation, whose plan the step goes on with) the family's
+// versions in the namespace, listed beside the plan.
+func (e *Engine) planSeen(ctx context.Context, rot *v1alpha1.SecretRotation) (seen, error) {
+	if rot.Spec.Strategy.Type == v1alpha1.BlueGreen {
+		p, err := e.plan(ctx, rot)
+		return seenIn(p, nil), err
+	}
+	var versions map[string]bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		versions = e.familyVersions(ctx, rot.Namespace, rot.Spec.Family)
+	}()
+	p, err := e.plan(ctx, rot)
+	<-done
+	return seenIn(p, versions), err
+}
+
 // plan finds the consumers of a rotation created without them (by a controller), in
-// rot: Pending with its plan, or Failed with the plan's problems.
-func (e *Engine) plan(ctx context.Context, rot *v1alpha1.SecretRotation) error {
+// rot: Pending with its plan, or Failed with the plan's problems. It returns the plan
+// (nil when there is none).
+func (e *Engine) plan(ctx context.Context, rot *v1alpha1.SecretRotation) (*rollout.Plan, error) {
 	req, err := RequestOf(rot)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	req.KeepObjects = true // for the look that follows
 	p, err := e.Planner.Plan(ctx, req)
 	if err == nil && rot.Spec.Strategy.Type == v1alpha1.BlueGreen {
 		err = blueGreenFits(ctx, e.Client, p)
@@ -319,13 +341,13 @@ func (e *Engine) plan(ctx context.Context, rot *v1alpha1.SecretRotation) error {
 	switch {
 	case errors.As(err, &pe):
 		rot.Status.Planned, rot.Status.Phase, rot.Status.Message, rot.Status.Finished = true, v1alpha1.Failed, pe.Error(), now(e.Clock.Now())
+		return nil, nil
 	case err != nil:
-		return err
-	default:
-		SetPlan(rot, p)
-		rot.Status.Phase = v1alpha1.Pending
+		return nil, err
 	}
-	return nil
+	SetPlan(rot, p)
+	rot.Status.Phase = v1alpha1.Pending
+	return p, nil
 }
 
 // blueGreenFits refuses a blue-green plan that moves consumers other than

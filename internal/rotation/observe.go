@@ -28,6 +28,12 @@ var secretsGVR = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
 // observe reads what Decide needs: each consumer's versions, size and health, the
 // green copies, which versions exist, and the gate job of the current step.
 func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Observation, error) {
+	return e.observeSeen(ctx, rot, seen{})
+}
+
+// observeSeen is observe taking what the step has already read (s) instead of reading
+// it again.
+func (e *Engine) observeSeen(ctx context.Context, rot *v1alpha1.SecretRotation, s seen) (Observation, error) {
 	o := Observation{Now: e.Clock.Now(), HasGates: rot.Spec.Analysis != nil && e.Gates != nil, HasPostGates: HasPostGates(rot) && e.Gates != nil}
 	o.Window = windowState(rot, o.Now)
 	st := &rot.Status
@@ -52,7 +58,7 @@ func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Obs
 			versions[c.From] = true
 		}
 		g.Go(func() error {
-			oc, err := e.observeConsumer(gctx, rot, c, forward)
+			oc, err := e.observeConsumer(gctx, rot, c, forward, s.object(c))
 			o.Consumers[i] = oc
 			return err
 		})
@@ -67,6 +73,9 @@ func (e *Engine) observe(ctx context.Context, rot *v1alpha1.SecretRotation) (Obs
 	var mu sync.Mutex
 	o.Missing = map[string]bool{}
 	for v := range versions {
+		if s.versions[v] {
+			continue
+		}
 		g.Go(func() error {
 			found, err := e.versionExists(gctx, rot.Namespace, v)
 			if err != nil {
@@ -103,15 +112,19 @@ func (e *Engine) versionExists(ctx context.Context, namespace, v string) (bool, 
 	return found, err
 }
 
-func (e *Engine) observeConsumer(ctx context.Context, rot *v1alpha1.SecretRotation, c v1alpha1.ConsumerStatus, forward bool) (ObservedConsumer, error) {
+// observeConsumer looks at consumer c: obj as the step read it already, or (nil) as
+// read now.
+func (e *Engine) observeConsumer(ctx context.Context, rot *v1alpha1.SecretRotation, c v1alpha1.ConsumerStatus, forward bool, obj *unstructured.Unstructured) (ObservedConsumer, error) {
 	var oc ObservedConsumer
 	t := repoint.Target{Kind: c.Kind, Namespace: rot.Namespace, Name: c.Name}
-	var obj *unstructured.Unstructured
-	err := e.Retry.Do(ctx, func(ctx context.Context) error {
-		var err error
-		obj, err = e.Repointer.Get(ctx, t)
-		return err
-	})
+	var err error
+	if obj == nil {
+		err = e.Retry.Do(ctx, func(ctx context.Context) error {
+			var err error
+			obj, err = e.Repointer.Get(ctx, t)
+			return err
+		})
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		oc.Gone = true

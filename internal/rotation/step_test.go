@@ -16,6 +16,7 @@ import (
 	metadatafake "k8s.io/client-go/metadata/fake"
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
+	"github.com/rotor-project/rotor/internal/family"
 	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/internal/rollout"
 )
@@ -58,12 +59,14 @@ func (s *memStore) List(context.Context, string, string) ([]*v1alpha1.SecretRota
 	return nil, nil
 }
 
-// onePlan plans web from v1 to v2, reading nothing.
-type onePlan struct{}
+// onePlan plans web from v1 to v2, with web as a planner reads it (nil: as one that
+// keeps nothing it read).
+type onePlan struct{ read *unstructured.Unstructured }
 
-func (onePlan) Plan(context.Context, rollout.Request) (*rollout.Plan, error) {
+func (p onePlan) Plan(context.Context, rollout.Request) (*rollout.Plan, error) {
 	return &rollout.Plan{Family: "app", Items: []rollout.Item{{
-		Consumer: rollout.Consumer{Target: repoint.Target{Kind: "Deployment", Namespace: "ns", Name: "web"}}, To: v2, Rolls: true, Current: v1}}}, nil
+		Consumer: rollout.Consumer{Target: repoint.Target{Kind: "Deployment", Namespace: "ns", Name: "web"}}, To: v2, Rolls: true, Current: v1,
+		Object: p.read}}}, nil
 }
 
 // web is Deployment web naming version, rolled out.
@@ -79,8 +82,14 @@ func web(version string) *unstructured.Unstructured {
 	}}
 }
 
-func secretMeta(name string) *metav1.PartialObjectMetadata {
-	return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}}
+// secretMeta is version name of app, labelled as rotor labels the versions it makes
+// (or not).
+func secretMeta(name string, labelled bool) *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}}
+	if labelled {
+		m.Labels = map[string]string{family.LabelFamily: family.LabelValue("app")}
+	}
+	return m
 }
 
 func TestAStepFoldsTheJournalOnlyActionsIntoTheWriteThatFollows(t *testing.T) {
@@ -92,22 +101,26 @@ func TestAStepFoldsTheJournalOnlyActionsIntoTheWriteThatFollows(t *testing.T) {
 		name      string
 		rot       *v1alpha1.SecretRotation
 		on        string // the version web names before the step
+		unlabeled bool   // the versions lack rotor's labels
 		action    ActionType
 		phase     v1alpha1.Phase
 		after     string // the version web names after it
 		saves     int
-		requests  []string
+		requests  []string // to the consumer
+		lists     int      // of Secrets
 		checklist []string
 	}{
 		{"a planned rotation is started and re-pointed in one step: two saves, one read and one patch of the consumer",
 			rolling(v1alpha1.Pending, func(r *v1alpha1.SecretRotation) { r.Status.Started, r.Status.Deadline = nil, nil }),
-			v1, ActRepoint, v1alpha1.Progressing, v2, 2, []string{"get", "patch"}, []string{CheckCreated, CheckStarted}},
-		{"a rotation without a plan is planned, started and re-pointed in one step",
-			rolling("", unplanned), v1, ActRepoint, v1alpha1.Progressing, v2, 2, []string{"get", "patch"}, []string{CheckCreated, CheckStarted}},
+			v1, false, ActRepoint, v1alpha1.Progressing, v2, 2, []string{"get", "patch"}, 2, []string{CheckCreated, CheckStarted}},
+		{"a rotation without a plan is planned, started and re-pointed in one step, looking at what the plan read and at the versions listed beside it",
+			rolling("", unplanned), v1, false, ActRepoint, v1alpha1.Progressing, v2, 2, []string{"patch"}, 1, []string{CheckCreated, CheckStarted}},
+		{"a plan's versions without rotor's labels are checked by name",
+			rolling("", unplanned), v1, true, ActRepoint, v1alpha1.Progressing, v2, 2, []string{"patch"}, 3, []string{CheckCreated, CheckStarted}},
 		{"a failure that rolls back is saved with the restore's intent, and the restore patches what the step read",
-			rolling(v1alpha1.Progressing, deadlinePassed), v2, ActRestore, v1alpha1.RollingBack, v1, 2, []string{"get", "patch"}, nil},
+			rolling(v1alpha1.Progressing, deadlinePassed), v2, false, ActRestore, v1alpha1.RollingBack, v1, 2, []string{"get", "patch"}, 2, nil},
 		{"a consumer the dead run re-pointed, now healthy, is marked re-pointed and healthy and the rotation finished in one save",
-			rolling(v1alpha1.Progressing), v2, ActFinish, v1alpha1.Succeeded, v2, 1, []string{"get"}, []string{CheckRepointed, CheckHealthy, CheckFinished}},
+			rolling(v1alpha1.Progressing), v2, false, ActFinish, v1alpha1.Succeeded, v2, 1, []string{"get"}, 2, []string{CheckRepointed, CheckHealthy, CheckFinished}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -117,10 +130,10 @@ func TestAStepFoldsTheJournalOnlyActionsIntoTheWriteThatFollows(t *testing.T) {
 			if err := metav1.AddMetaToScheme(ms); err != nil {
 				t.Fatal(err)
 			}
-			meta := metadatafake.NewSimpleMetadataClient(ms, secretMeta(v1), secretMeta(v2))
+			meta := metadatafake.NewSimpleMetadataClient(ms, secretMeta(v1, !tt.unlabeled), secretMeta(v2, !tt.unlabeled))
 			store := &memStore{rots: map[string]*v1alpha1.SecretRotation{}}
 			e := &Engine{Client: kubefake.NewClientset(), Metadata: meta, Repointer: &repoint.Repointer{Dynamic: dyn},
-				Planner: onePlan{}, Store: store, Clock: clk}
+				Planner: onePlan{read: web(tt.on)}, Store: store, Clock: clk}
 			stored, err := store.Create(ctx, tt.rot)
 			if err != nil {
 				t.Fatal(err)
@@ -141,6 +154,15 @@ func TestAStepFoldsTheJournalOnlyActionsIntoTheWriteThatFollows(t *testing.T) {
 			}
 			if !reflect.DeepEqual(verbs, tt.requests) {
 				t.Errorf("requests to the consumer = %v, want %v", verbs, tt.requests)
+			}
+			lists := 0
+			for _, a := range meta.Actions() {
+				if a.GetVerb() == "list" {
+					lists++
+				}
+			}
+			if lists != tt.lists {
+				t.Errorf("Secrets were listed %d times, want %d", lists, tt.lists)
 			}
 			obj, err := dyn.Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}).Namespace("ns").Get(ctx, "web", metav1.GetOptions{})
 			if err != nil {
