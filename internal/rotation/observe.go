@@ -7,7 +7,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,7 +16,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/rotor-project/rotor/api/v1alpha1"
-	"github.com/rotor-project/rotor/internal/health"
 	"github.com/rotor-project/rotor/internal/kinds"
 	"github.com/rotor-project/rotor/internal/repoint"
 	"github.com/rotor-project/rotor/internal/rollout"
@@ -45,10 +43,11 @@ func (e *Engine) observeSeen(ctx context.Context, rot *v1alpha1.SecretRotation, 
 	o.Green = make([]ObservedGreen, len(st.Green))
 	versions := map[string]bool{}
 	// Consumers, green copies and versions are read side by side (each a get or a
-	// list, and a list of a consumer's pods once it names its target): a step's look
-	// at a dozen consumers costs a couple of round trips, not a dozen.
+	// list, and the pods of those that name their target): a step's look at a dozen
+	// consumers costs a couple of round trips, not a dozen.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(rollout.ReadWidth)
+	pods := e.podsFor(rot, forward)
 	for i, c := range st.Consumers {
 		if c.Skip {
 			continue
@@ -58,14 +57,14 @@ func (e *Engine) observeSeen(ctx context.Context, rot *v1alpha1.SecretRotation, 
 			versions[c.From] = true
 		}
 		g.Go(func() error {
-			oc, err := e.observeConsumer(gctx, rot, c, forward, s.object(c))
+			oc, err := e.observeConsumer(gctx, rot, c, forward, s.object(c), pods)
 			o.Consumers[i] = oc
 			return err
 		})
 	}
 	for j, gr := range st.Green {
 		g.Go(func() error {
-			og, err := e.observeGreen(gctx, rot, gr, forward)
+			og, err := e.observeGreen(gctx, rot, gr, forward, pods)
 			o.Green[j] = og
 			return err
 		})
@@ -114,7 +113,7 @@ func (e *Engine) versionExists(ctx context.Context, namespace, v string) (bool, 
 
 // observeConsumer looks at consumer c: obj as the step read it already, or (nil) as
 // read now.
-func (e *Engine) observeConsumer(ctx context.Context, rot *v1alpha1.SecretRotation, c v1alpha1.ConsumerStatus, forward bool, obj *unstructured.Unstructured) (ObservedConsumer, error) {
+func (e *Engine) observeConsumer(ctx context.Context, rot *v1alpha1.SecretRotation, c v1alpha1.ConsumerStatus, forward bool, obj *unstructured.Unstructured, pods *lookPods) (ObservedConsumer, error) {
 	var oc ObservedConsumer
 	t := repoint.Target{Kind: c.Kind, Namespace: rot.Namespace, Name: c.Name}
 	var err error
@@ -153,12 +152,12 @@ func (e *Engine) observeConsumer(ctx context.Context, rot *v1alpha1.SecretRotati
 	}
 	oc.Health = state
 	if selector != nil && oc.At(c.To) {
-		oc.Problem, err = e.podProblem(ctx, rot.Namespace, selector, c.To)
+		oc.Problem, err = pods.problem(ctx, selector, c.To)
 	}
 	return oc, err
 }
 
-func (e *Engine) observeGreen(ctx context.Context, rot *v1alpha1.SecretRotation, g v1alpha1.GreenStatus, forward bool) (ObservedGreen, error) {
+func (e *Engine) observeGreen(ctx context.Context, rot *v1alpha1.SecretRotation, g v1alpha1.GreenStatus, forward bool, pods *lookPods) (ObservedGreen, error) {
 	var og ObservedGreen
 	var d *appsv1.Deployment
 	err := e.Retry.Do(ctx, func(ctx context.Context) error {
@@ -181,7 +180,7 @@ func (e *Engine) observeGreen(ctx context.Context, rot *v1alpha1.SecretRotation,
 	if err != nil {
 		return og, err
 	}
-	og.Problem, err = e.podProblem(ctx, rot.Namespace, sel, targetOf(rot, g.Of))
+	og.Problem, err = pods.problem(ctx, sel, targetOf(rot, g.Of))
 	return og, err
 }
 
@@ -192,29 +191,6 @@ func targetOf(rot *v1alpha1.SecretRotation, blue string) string {
 		}
 	}
 	return rot.Status.TargetVersion
-}
-
-// podProblem is the first failing pod among those selected that name version.
-func (e *Engine) podProblem(ctx context.Context, namespace string, sel labels.Selector, version string) (string, error) {
-	var pods *corev1.PodList
-	err := e.Retry.Do(ctx, func(ctx context.Context) error {
-		var err error
-		pods, err = e.Client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("listing pods in namespace %q: %w", namespace, err)
-	}
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if p.DeletionTimestamp != nil || !health.PodNames(p, version) {
-			continue
-		}
-		if problem := health.PodProblem(p); problem != "" {
-			return problem, nil
-		}
-	}
-	return "", nil
 }
 
 // judge is a consumer's rollout state and pod selector, by its kind's judge in the
