@@ -18,17 +18,23 @@ import (
 // lookPods lists the pods one look at a rotation judges. A look at several workloads
 // that roll pods out lists the namespace's pods once and picks each workload's by its
 // selector: one request instead of one per workload, at every look while a dozen
-// consumers roll. A look at one lists that workload's pods by its selector.
+// consumers roll. A look at one lists that workload's pods by its selector, and so
+// does a look in a namespace of more pods than podsPerWorkload for each workload (the
+// whole list would cost more than the lists it saves).
 type lookPods struct {
 	client    kubernetes.Interface
 	retry     apiretry.Policy
 	namespace string
-	shared    bool
+	workloads int // that roll pods out, in the look
 
-	once sync.Once
-	all  []corev1.Pod
-	err  error
+	once   sync.Once
+	all    []corev1.Pod
+	shared bool // all holds the namespace's pods
+	err    error
 }
+
+// podsPerWorkload bounds the pods of a namespace a look lists at once, per workload.
+const podsPerWorkload = 100
 
 // podsFor is the pod lister of one look at rot.
 func (e *Engine) podsFor(rot *v1alpha1.SecretRotation, forward bool) *lookPods {
@@ -38,17 +44,32 @@ func (e *Engine) podsFor(rot *v1alpha1.SecretRotation, forward bool) *lookPods {
 			rolling++
 		}
 	}
-	return &lookPods{client: e.Client, retry: e.Retry, namespace: rot.Namespace, shared: forward && rolling > 1}
+	if !forward {
+		rolling = 0 // nothing is judged
+	}
+	return &lookPods{client: e.Client, retry: e.Retry, namespace: rot.Namespace, workloads: rolling}
 }
 
 // list returns the pods sel selects.
 func (l *lookPods) list(ctx context.Context, sel labels.Selector) ([]corev1.Pod, error) {
-	if !l.shared {
-		return l.read(ctx, sel)
+	if l.workloads > 1 {
+		l.once.Do(func() {
+			var pods *corev1.PodList
+			pods, l.err = l.read(ctx, metav1.ListOptions{Limit: int64(podsPerWorkload * l.workloads)})
+			if l.err == nil && pods.Continue == "" {
+				l.all, l.shared = pods.Items, true
+			}
+		})
 	}
-	l.once.Do(func() { l.all, l.err = l.read(ctx, labels.Everything()) })
 	if l.err != nil {
 		return nil, l.err
+	}
+	if !l.shared {
+		pods, err := l.read(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			return nil, err
+		}
+		return pods.Items, nil
 	}
 	var out []corev1.Pod
 	for i := range l.all {
@@ -59,17 +80,17 @@ func (l *lookPods) list(ctx context.Context, sel labels.Selector) ([]corev1.Pod,
 	return out, nil
 }
 
-func (l *lookPods) read(ctx context.Context, sel labels.Selector) ([]corev1.Pod, error) {
+func (l *lookPods) read(ctx context.Context, opts metav1.ListOptions) (*corev1.PodList, error) {
 	var pods *corev1.PodList
 	err := l.retry.Do(ctx, func(ctx context.Context) error {
 		var err error
-		pods, err = l.client.CoreV1().Pods(l.namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		pods, err = l.client.CoreV1().Pods(l.namespace).List(ctx, opts)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing pods in namespace %q: %w", l.namespace, err)
 	}
-	return pods.Items, nil
+	return pods, nil
 }
 
 // problem is the first failing pod among those sel selects that name version.

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -35,17 +36,28 @@ func TestALookListsTheNamespacesPodsOnceForSeveralRollingConsumers(t *testing.T)
 		name      string
 		consumers []v1alpha1.ConsumerStatus
 		forward   bool
+		crowded   bool     // the namespace has more pods than a look lists at once
 		lists     []string // label selectors of the pod lists, in order
 	}{
-		{"a look at three rolling consumers lists the namespace's pods once", consumers("api", "web", "worker"), true, []string{""}},
-		{"a look at one lists its pods by its selector", consumers("web"), true, []string{"app=web"}},
-		{"a look during a rollback lists by selector", consumers("api", "web"), false, []string{"app=api", "app=web"}},
+		{"a look at three rolling consumers lists the namespace's pods once", consumers("api", "web", "worker"), true, false, []string{""}},
+		{"a look at one lists its pods by its selector", consumers("web"), true, false, []string{"app=web"}},
+		{"a look in a namespace of more pods than it lists at once lists each consumer's by its selector", consumers("api", "web", "worker"), true, true,
+			[]string{"", "app=api", "app=web", "app=worker"}},
+		{"a lister for a rollback lists by selector", consumers("api", "web"), false, false, []string{"app=api", "app=web"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			client := kubefake.NewClientset(
 				pod("web-1", "web", v2, true), pod("web-0", "web", v1, false),
 				pod("api-1", "api", v2, false), pod("worker-1", "worker", v1, true))
+			if tt.crowded {
+				client.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+					if a.(k8stesting.ListActionImpl).ListOptions.Limit == 0 {
+						return false, nil, nil
+					}
+					return true, &corev1.PodList{ListMeta: metav1.ListMeta{Continue: "more"}}, nil
+				})
+			}
 			e := &Engine{Client: client}
 			rot := rolling(v1alpha1.Progressing, func(r *v1alpha1.SecretRotation) { r.Status.Consumers = tt.consumers })
 			pods := e.podsFor(rot, tt.forward)
