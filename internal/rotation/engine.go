@@ -314,12 +314,17 @@ func (e *Engine) planSeen(ctx context.Context, rot *v1alpha1.SecretRotation) (se
 		return seenIn(p, nil), err
 	}
 	var versions map[string]bool
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		versions = e.familyVersions(ctx, rot.Namespace, rot.Spec.Family)
+		versions = e.familyVersions(lctx, rot.Namespace, rot.Spec.Family)
 	}()
 	p, err := e.plan(ctx, rot)
+	if p == nil {
+		cancel() // no look follows: the list is not waited for
+	}
 	<-done
 	return seenIn(p, versions), err
 }
