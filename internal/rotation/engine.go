@@ -306,12 +306,12 @@ func deadlineOf(rot *v1alpha1.SecretRotation, t time.Time) time.Time {
 }
 
 // planSeen plans rot and returns what the plan read for the look that follows it: the
-// consumers, and (for a rolling rotation, whose plan the step goes on with) the family's
-// versions in the namespace, listed beside the plan.
+// consumers, and the family's versions in the namespace, listed beside the plan. A
+// blue-green plan is saved alone (Step): no look follows it, nothing is returned.
 func (e *Engine) planSeen(ctx context.Context, rot *v1alpha1.SecretRotation) (seen, error) {
 	if rot.Spec.Strategy.Type == v1alpha1.BlueGreen {
-		p, err := e.plan(ctx, rot)
-		return seenIn(p, nil), err
+		_, err := e.plan(ctx, rot)
+		return seen{}, err
 	}
 	var versions map[string]bool
 	lctx, cancel := context.WithCancel(ctx)
