@@ -18,8 +18,13 @@ const (
 	Week = 7 * Day
 )
 
+// maxPeriod is the longest retention period ParseDuration accepts (about 146 years),
+// whatever its units: a period it accepts prints (FormatDuration) as one it reads back.
+const maxPeriod = time.Duration(1 << 62)
+
 // ParseDuration reads a retention period: Go durations ("336h", "90m") plus days and
-// weeks ("14d", "2w", "1w3d", "1d12h"). Negative and empty periods are refused.
+// weeks ("14d", "2w", "1w3d", "1d12h"). Negative, empty and periods longer than
+// maxPeriod are refused.
 func ParseDuration(s string) (time.Duration, error) {
 	in := strings.TrimSpace(s)
 	if in == "" {
@@ -59,7 +64,7 @@ func ParseDuration(s string) (time.Duration, error) {
 		if unit == "w" {
 			per = Week
 		}
-		if n > int64(1<<62)/int64(per) {
+		if n > int64(maxPeriod/per) {
 			return 0, tooLong(s)
 		}
 		if total, err = add(total, time.Duration(n)*per, s); err != nil {
@@ -70,8 +75,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	return total, nil
 }
 
+// add is a+b (both at least 0), or an error past maxPeriod.
 func add(a, b time.Duration, s string) (time.Duration, error) {
-	if a+b < a {
+	if b > maxPeriod-a {
 		return 0, tooLong(s)
 	}
 	return a + b, nil

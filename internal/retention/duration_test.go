@@ -28,6 +28,9 @@ func TestParseDuration(t *testing.T) {
 		{"a unit without number is refused", "d", 0, "cannot read retention period"},
 		{"a fraction of a day is refused", "1.5d", 0, "cannot read retention period"},
 		{"an absurd length is refused", "99999999999999w", 0, "too long"},
+		{"an absurd length in Go's units is refused as in weeks", "90000000m", 0, "too long"},
+		{"the longest whole-week period is accepted", "7625w", 7625 * Week, ""},
+		{"a day more is refused", "7625w1d", 0, "too long"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,7 +73,7 @@ func TestFormatDuration(t *testing.T) {
 // negative period, and that whatever it accepts in whole days prints back to the same
 // period.
 func FuzzParseDuration(f *testing.F) {
-	for _, s := range []string{"14d", "2w", "1w3d", "336h", "1d12h", "90m", "-3d", "", "two weeks", "9223372036854775807w", "1.5h", "0d", "99999w", "1d-1h", "d", "5"} {
+	for _, s := range []string{"14d", "2w", "1w3d", "336h", "1d12h", "90m", "-3d", "", "two weeks", "9223372036854775807w", "1.5h", "0d", "99999w", "1d-1h", "d", "5", "90000000m"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
