@@ -20,7 +20,10 @@ func main() {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		<-signals
+		if <-signals == os.Interrupt {
+			// Ctrl-C at a terminal: say what happens now and how to stop sooner.
+			fmt.Fprintln(os.Stderr, "interrupted: stopping; a rotation in progress first rolls back what it moved (interrupt again to stop at once)")
+		}
 		cancel()
 		<-signals
 		fmt.Fprintln(os.Stderr, "error: interrupted twice: stopped at once; the rotation's journal says where it stopped (run the same command again to resume or roll back)")
