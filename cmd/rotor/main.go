@@ -21,8 +21,9 @@ func main() {
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		if <-signals == os.Interrupt {
-			// Ctrl-C at a terminal: say what happens now and how to stop sooner.
-			fmt.Fprintln(os.Stderr, "interrupted: stopping; a rotation in progress first rolls back what it moved (interrupt again to stop at once)")
+			// Ctrl-C at a terminal: say how to stop sooner (a rotation in progress says
+			// that it rolls back; the controller, that it stops).
+			fmt.Fprintln(os.Stderr, "interrupted: stopping (interrupt again to stop at once)")
 		}
 		cancel()
 		<-signals
