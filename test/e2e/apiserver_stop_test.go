@@ -64,7 +64,7 @@ func TestAStoppedAPIServerMidRolloutEndsTheRunAndARerunResumes(t *testing.T) {
 	if err != nil || len(rots) != 1 || rots[0].Status.Phase.Final() {
 		t.Fatalf("journal after the outage: %+v (%v)", rots, err)
 	}
-	r := run(t, nil, "", args...)
+	r := run(t, nil, "", withDefaultLease(args)...)
 	if r.Code != 0 || !strings.Contains(r.Stderr, "resuming rotation") {
 		t.Fatalf("rerun: %+v\nfirst run:\n%s", r, errOut.String())
 	}

@@ -17,9 +17,11 @@ import (
 	"github.com/rotor-project/rotor/test/promenv"
 )
 
-// leaderArgs run a controller with leader election tuned short for tests.
+// leaderArgs run a controller with leader election tuned short for tests, yet with a
+// renew deadline a busy machine's slowest Lease update does not reach (a leader that
+// misses it stops, and the test would wait for a successor that was killed).
 var leaderArgs = []string{"--leader-elect=true", "--leader-elect-id", "rotor-controller",
-	"--leader-elect-lease-duration", "6s", "--leader-elect-renew-deadline", "4s", "--leader-elect-retry-period", "1s"}
+	"--leader-elect-lease-duration", "10s", "--leader-elect-renew-deadline", "8s", "--leader-elect-retry-period", "1s"}
 
 // pidOf is the process id in a driver identity (host-pid-random).
 func pidOf(identity string) int {

@@ -151,8 +151,7 @@ spec:
   target: latest
   strategy: {type: bluegreen, steps: [50, 100]}
 `)
-	p := startController(t, ns, "--as", sa, "--leader-elect=true", "--leader-elect-id", "rotor-controller",
-		"--leader-elect-lease-duration", "6s", "--leader-elect-renew-deadline", "4s", "--leader-elect-retry-period", "1s")
+	p := startController(t, ns, "--as", sa, "--leader-elect=true", "--leader-elect-id", "rotor-controller")
 	waitRotation(t, p, ns, name, "Succeeded on "+v1, succeededOn(v1))
 	clk.Step(time.Hour)
 	v2 := createVersion(t, clk, ns, "app", "two")

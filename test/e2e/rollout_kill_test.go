@@ -82,7 +82,7 @@ func TestRolloutKilledMidwayConvergesWhenRunAgain(t *testing.T) {
 			}
 		}
 	}
-	again := exec.Command(bin, append(args, "--pause", "200ms")...)
+	again := exec.Command(bin, append(withDefaultLease(args), "--pause", "200ms")...)
 	var out, errOut bytes.Buffer
 	again.Stdout, again.Stderr = &out, &errOut
 	again.Env = os.Environ()
@@ -134,7 +134,7 @@ func TestRollingRolloutKilledAfterRepointingConverges(t *testing.T) {
 	})
 	_ = first.Process.Signal(syscall.SIGKILL)
 	_ = first.Wait()
-	again := exec.Command(bin, args...)
+	again := exec.Command(bin, withDefaultLease(args)...)
 	out, err := again.CombinedOutput()
 	if err != nil {
 		t.Fatalf("rerun: %v\n%s", err, out)

@@ -289,15 +289,18 @@ func TestSecondRolloutOfTheSameFamilyIsRefusedWhileTheFirstRuns(t *testing.T) {
 	v1, v2 := twoVersions(t, ns, "app")
 	createDeployment(t, ns, deployment("web", v1, 2))
 
+	// The second run is refused once it has seen the Lease renewed (a few seconds): the
+	// first pauses long enough after its first step for that on a busy machine.
+	paused := onJournal(t, ns, "app", func(r *v1alpha1.SecretRotation) bool { return r.Status.StepHealthy != nil })
 	first := make(chan result, 1)
 	go func() {
-		first <- run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--strategy", "bluegreen", "--steps", "50,100", "--pause", "4s")
+		first <- run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes", "--strategy", "bluegreen", "--steps", "50,100", "--pause", "15s")
 	}()
-	c := clusterenv.Client(t)
-	eventually(t, ns, "the first rollout's lock", func() bool {
-		l, err := c.CoordinationV1().Leases(ns).List(context.Background(), metav1.ListOptions{})
-		return err == nil && len(l.Items) == 1
-	})
+	select {
+	case <-paused:
+	case r := <-first:
+		t.Fatalf("the first rollout ended before its first pause: %+v", r)
+	}
 	second := run(t, nil, "", "rollout", "app", "-n", ns, "--to", v2, "--yes")
 	if second.Code == 0 || !strings.Contains(second.Stderr, "another rotation of \"app\"") || !strings.Contains(second.Stderr, "held by localcluster-admin") {
 		t.Fatalf("second rollout: %+v", second)

@@ -151,7 +151,7 @@ func TestKilledAtEachStepConvergesWhenRunAgain(t *testing.T) {
 			if rerun == nil {
 				rerun = tt.first
 			}
-			r := run(t, nil, "", append(base[:len(base)-2], rerun...)...)
+			r := run(t, nil, "", append(withDefaultLease(base), rerun...)...)
 			if r.Code != 0 {
 				t.Fatalf("rerun: %+v\nkilled run:\n%s", r, first)
 			}
@@ -191,7 +191,7 @@ func TestARerunThatFailsRollsBackWhatTheDeadRunMoved(t *testing.T) {
 	args := []string{"rollout", "app", "-n", ns, "--to", v2, "--yes", "--lease-duration", "5s"}
 	killWhen(t, ns, func(r *v1alpha1.SecretRotation) bool { return r.Status.Repointed != nil }, args...)
 	assertNothingDangles(t, ns)
-	r := run(t, nil, "", args...)
+	r := run(t, nil, "", withDefaultLease(args)...)
 	if r.Code != 1 || !strings.Contains(r.Stdout, "rolled back") && !strings.Contains(r.Stderr, "rolled back") {
 		t.Fatalf("rerun: %+v", r)
 	}
@@ -249,7 +249,7 @@ func TestASecondInterruptExitsAtOnceAndARerunFinishes(t *testing.T) {
 		t.Fatalf("the run stopped with its journal unfinished and did not say why:\n%s", errOut.String())
 	}
 	assertNothingDangles(t, ns)
-	r := run(t, nil, "", args...)
+	r := run(t, nil, "", withDefaultLease(args)...)
 	recs = journals(t, ns, "app")
 	last := recs[len(recs)-1]
 	switch {

@@ -193,7 +193,7 @@ func TestADeletedLeaseStopsTheRunAndARerunResumes(t *testing.T) {
 	if again := journals(t, ns, "app"); again[0].ResourceVersion != stopped {
 		t.Fatal("the journal was written after the run said it stopped")
 	}
-	r := run(t, nil, "", args[2:]...)
+	r := run(t, nil, "", withDefaultLease(args[2:])...)
 	if r.Code != 0 || !strings.Contains(r.Stderr, "resuming rotation") {
 		t.Fatalf("rerun: %+v", r)
 	}
