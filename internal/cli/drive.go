@@ -194,9 +194,10 @@ func (r *runner) resume(ctx context.Context, rot *v1alpha1.SecretRotation, abort
 	r.say("resuming rotation %s (%s of %s to %s, %s, started by %s)%s", rot.Name, strings.ToLower(string(rot.Spec.Action)), rot.Spec.Family,
 		targetOrPrevious(rot), rot.Spec.Strategy.Type, orDash(rot.Status.By), where)
 	if rot.Status.AbortRequested {
-		// The run was interrupted once (a rollback asked for and journaled) before it
-		// stopped: the rollback asked for is what is resumed.
-		r.say("its run was interrupted and asked for a rollback before it stopped: rolling it back")
+		// A rollback was asked for and journaled (a first interrupt, or a run that rolled
+		// it back to go on with another version) before the run stopped: the rollback is
+		// what is resumed.
+		r.say("a rollback of it was asked for before its run stopped: rolling it back")
 	}
 	for _, g := range rot.Status.Green {
 		r.say("reusing green copy %s left by an earlier run (blue size %d)", g.Name, g.Replicas)

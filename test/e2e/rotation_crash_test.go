@@ -268,7 +268,7 @@ func TestASecondInterruptExitsAtOnceAndARerunFinishes(t *testing.T) {
 		if r.Code != 1 || last.Name != first.Name || last.Status.Phase != v1alpha1.Aborted {
 			t.Fatalf("rerun: %+v\njournals: %+v\nfirst run:\n%s", r, recs, errOut.String())
 		}
-		if !strings.Contains(r.Stderr, "asked for a rollback before it stopped") {
+		if !strings.Contains(r.Stderr, "a rollback of it was asked for before its run stopped") {
 			t.Fatalf("the rerun does not say why it rolls back:\n%s", r.Stderr)
 		}
 		if got := templateSecrets(t, ns, "web"); got[0] != v1 {
