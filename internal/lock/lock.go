@@ -352,49 +352,74 @@ func (l *Locker) newLease(namespace, fam string, now time.Time) *coordinationv1.
 }
 
 // renewInterval is how often a holder renews a Lease of duration d: often enough that
-// a second run sees it alive within a couple of seconds, and at least three times per
-// duration (as leader election's retry period).
+// a second run sees it alive within a couple of seconds, and six times per duration, so
+// that a renewal has half the duration to get through before the lock is given up
+// (see renewBudget).
 func renewInterval(d time.Duration) time.Duration {
-	if i := d / 3; i < 2*time.Second {
+	if i := d / 6; i < 2*time.Second {
 		return i
 	}
 	return 2 * time.Second
+}
+
+// renewBudget is how long a renewal may take when the last one that succeeded was
+// since ago: until two thirds of the duration d have passed since it (as client-go's
+// renew deadline), when the lock is given up, a third of d before another run may take
+// the Lease over. ok is false when that time has passed. One slow renewal may use all
+// of it, as in leader election: the lock is not lost to an API server that answers late
+// but within the Lease's life.
+func renewBudget(d, since time.Duration) (budget time.Duration, ok bool) {
+	budget = d*2/3 - since
+	return budget, budget > 0
 }
 
 // renew keeps the Lease fresh until Release, and declares the lock lost when it cannot.
 func (lk *Lock) renew() {
 	defer close(lk.done)
 	d := lk.l.duration()
-	interval, deadline := renewInterval(d), d*2/3
+	interval := renewInterval(d)
 	lastOK := lk.l.Clock.Now()
+	var lastErr error
 	for {
 		select {
 		case <-lk.stop:
 			return
 		case <-lk.l.Clock.After(interval):
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), interval)
-		err := lk.renewOnce(ctx)
-		cancel()
-		now := lk.l.Clock.Now()
-		var lost *LostError
-		switch {
-		case err == nil:
-			lastOK = now
-			continue
-		case errors.As(err, &lost):
-		case now.Sub(lastOK) >= deadline:
-			lost = &LostError{Family: lk.fam, Namespace: lk.namespace,
-				Reason: fmt.Sprintf("not renewed for %s, so another run may take it: %v", now.Sub(lastOK).Round(time.Second), err)}
-		default:
-			continue
+		budget, ok := renewBudget(d, lk.l.Clock.Since(lastOK))
+		if ok {
+			ctx, cancel := context.WithTimeout(context.Background(), budget)
+			err := lk.renewOnce(ctx)
+			cancel()
+			var lost *LostError
+			switch {
+			case err == nil:
+				lastOK, lastErr = lk.l.Clock.Now(), nil
+				continue
+			case errors.As(err, &lost):
+				lk.lose(lost)
+				return
+			}
+			lastErr = err
+			if _, ok = renewBudget(d, lk.l.Clock.Since(lastOK)); ok {
+				continue
+			}
 		}
-		lk.mu.Lock()
-		lk.lost = lost
-		lk.mu.Unlock()
-		close(lk.lostCh)
+		reason := fmt.Sprintf("not renewed for %s, so another run may take it", lk.l.Clock.Since(lastOK).Round(time.Second))
+		if lastErr != nil {
+			reason += ": " + lastErr.Error()
+		}
+		lk.lose(&LostError{Family: lk.fam, Namespace: lk.namespace, Reason: reason})
 		return
 	}
+}
+
+// lose records the loss of the lock and tells those waiting on Lost.
+func (lk *Lock) lose(lost *LostError) {
+	lk.mu.Lock()
+	lk.lost = lost
+	lk.mu.Unlock()
+	close(lk.lostCh)
 }
 
 // renewOnce renews the Lease; it returns a *LostError when the Lease is gone or held

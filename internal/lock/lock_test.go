@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,5 +238,76 @@ func TestARenewalLoopThatCannotRenewForTwoThirdsOfTheDurationCancelsTheRun(t *te
 	var lost *LostError
 	if !errors.As(context.Cause(ctx), &lost) || clk.Since(t0) < 20*time.Second {
 		t.Fatalf("cause %v after %s", context.Cause(ctx), clk.Since(t0))
+	}
+}
+
+func TestRenewalSchedule(t *testing.T) {
+	tests := []struct {
+		name         string
+		d, since     time.Duration
+		wantInterval time.Duration
+		wantBudget   time.Duration
+		wantOK       bool
+	}{
+		{"a 5 s Lease is renewed every 833 ms, and its first renewal may take 2.5 s", 5 * time.Second, 5 * time.Second / 6, 5 * time.Second / 6, 5*time.Second*2/3 - 5*time.Second/6, true},
+		{"a renewal slower than its interval is no loss while two thirds of the Lease are left", 5 * time.Second, 3 * time.Second, 5 * time.Second / 6, 5*time.Second*2/3 - 3*time.Second, true},
+		{"the default Lease is renewed every 2 s, and a renewal may take 18 s", DefaultDuration, 2 * time.Second, 2 * time.Second, 18 * time.Second, true},
+		{"two thirds of the Lease without a renewal give the lock up", DefaultDuration, 20 * time.Second, 2 * time.Second, 0, false},
+		{"a run that slept past its Lease (a laptop's lid) gives the lock up at once", DefaultDuration, time.Hour, 2 * time.Second, 20*time.Second - time.Hour, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := renewInterval(tt.d); got != tt.wantInterval {
+				t.Errorf("renewInterval(%s) = %s, want %s", tt.d, got, tt.wantInterval)
+			}
+			budget, ok := renewBudget(tt.d, tt.since)
+			if budget != tt.wantBudget || ok != tt.wantOK {
+				t.Errorf("renewBudget(%s, %s) = %s, %t; want %s, %t", tt.d, tt.since, budget, ok, tt.wantBudget, tt.wantOK)
+			}
+			// The lock is given up before another run may take the Lease over.
+			if ok && tt.since+budget > tt.d*2/3 {
+				t.Errorf("a renewal may end %s after the last, past two thirds of %s", tt.since+budget, tt.d)
+			}
+		})
+	}
+}
+
+func TestARenewalThatFailsFastIsTriedAgainWithinTheBudget(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	c := fake.NewClientset()
+	l := &Locker{Client: c, Clock: clk, Holder: "me", Duration: 6 * time.Second}
+	lk, err := l.Acquire(context.Background(), "ns", "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = lk.Release(context.Background()) }()
+	// Two renewals fail at once (the API server away for a moment), the third succeeds:
+	// the lock is kept, and renewed on.
+	var updates atomic.Int32
+	renewed := make(chan struct{})
+	c.PrependReactor("update", "leases", func(k8stesting.Action) (bool, k8sruntime.Object, error) {
+		switch n := updates.Add(1); {
+		case n <= 2:
+			return true, nil, apierrors.NewServiceUnavailable("down")
+		case n == 4:
+			close(renewed)
+		}
+		return false, nil, nil
+	})
+	for {
+		select {
+		case <-renewed:
+			if err := lk.Err(); err != nil {
+				t.Fatalf("lost: %v", err)
+			}
+			return
+		case <-lk.Lost():
+			t.Fatalf("lost after %d renewals: %v", updates.Load(), lk.Err())
+		default:
+		}
+		if clk.HasWaiters() {
+			clk.Step(time.Second) // the interval of a 6 s Lease
+		}
+		runtime.Gosched()
 	}
 }
