@@ -7,7 +7,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,6 +17,7 @@ import (
 	"github.com/rotor-project/rotor/internal/journal"
 	"github.com/rotor-project/rotor/internal/rollout"
 	"github.com/rotor-project/rotor/test/clusterenv"
+	"github.com/rotor-project/rotor/test/waitfor"
 )
 
 // onJournal returns a channel closed once a rotation of fam in ns is written that
@@ -72,9 +72,9 @@ func killWhen(t *testing.T, ns string, pred func(*v1alpha1.SecretRotation) bool,
 		}
 	case err := <-exited:
 		t.Logf("the run ended before the kill point (%v):\n%s", err, errOut.String())
-	case <-time.After(2 * time.Minute):
+	case <-waitfor.Context(t).Done():
 		_ = cmd.Process.Kill()
-		t.Fatalf("the kill point was never reached:\n%s", errOut.String())
+		t.Fatalf("the kill point was never reached before the test's deadline:\n%s", errOut.String())
 	}
 	return errOut.String()
 }
