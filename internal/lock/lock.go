@@ -380,6 +380,16 @@ func (lk *Lock) renew() {
 	interval := renewInterval(d)
 	lastOK := lk.l.Clock.Now()
 	var lastErr error
+	// Release ends a renewal in flight (one may take a while) rather than wait for it.
+	released, cancelRenewal := context.WithCancel(context.Background())
+	defer cancelRenewal()
+	go func() {
+		select {
+		case <-lk.stop:
+			cancelRenewal()
+		case <-released.Done():
+		}
+	}()
 	for {
 		select {
 		case <-lk.stop:
@@ -388,11 +398,13 @@ func (lk *Lock) renew() {
 		}
 		budget, ok := renewBudget(d, lk.l.Clock.Since(lastOK))
 		if ok {
-			ctx, cancel := context.WithTimeout(context.Background(), budget)
+			ctx, cancel := context.WithTimeout(released, budget)
 			err := lk.renewOnce(ctx)
 			cancel()
 			var lost *LostError
 			switch {
+			case released.Err() != nil:
+				return
 			case err == nil:
 				lastOK, lastErr = lk.l.Clock.Now(), nil
 				continue
