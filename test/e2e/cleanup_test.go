@@ -32,6 +32,8 @@ func TestCleanupOutcomes(t *testing.T) {
 	if _, err := c.AppsV1().Deployments(w.ns).Create(ctx, deployment("live", w.v(2), 1), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Settled before the snapshot below: its status changes no more.
+	waitAvailable(t, c, w.ns, "live")
 	w.rollDeployment(t, "web", w.v(3), w.v(9))
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "apps"), 0o755); err != nil {
