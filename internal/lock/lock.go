@@ -156,9 +156,11 @@ type Lock struct {
 	lease  *coordinationv1.Lease
 	lost   *LostError
 	lostCh chan struct{}
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	// released ends with Release: the renewals stop, one in flight included.
+	released context.Context
+	release  context.CancelFunc
+	done     chan struct{}
+	once     sync.Once
 }
 
 // observation is what an observer last saw of a Lease, and when (by its own clock).
@@ -224,8 +226,8 @@ func (l *Locker) Acquire(ctx context.Context, namespace, fam string) (*Lock, err
 	}
 	name := LeaseName(fam)
 	leases := l.Client.CoordinationV1().Leases(namespace)
-	lk := &Lock{l: l, fam: fam, namespace: namespace, name: name,
-		lostCh: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	lk := &Lock{l: l, fam: fam, namespace: namespace, name: name, lostCh: make(chan struct{}), done: make(chan struct{})}
+	lk.released, lk.release = context.WithCancel(context.Background())
 	var first *observation
 	backoff := 100 * time.Millisecond
 	// transient waits after a failure that says nothing about the lock (a 5xx, a lost
@@ -380,30 +382,21 @@ func (lk *Lock) renew() {
 	interval := renewInterval(d)
 	lastOK := lk.l.Clock.Now()
 	var lastErr error
-	// Release ends a renewal in flight (one may take a while) rather than wait for it.
-	released, cancelRenewal := context.WithCancel(context.Background())
-	defer cancelRenewal()
-	go func() {
-		select {
-		case <-lk.stop:
-			cancelRenewal()
-		case <-released.Done():
-		}
-	}()
 	for {
 		select {
-		case <-lk.stop:
+		case <-lk.released.Done():
 			return
 		case <-lk.l.Clock.After(interval):
 		}
 		budget, ok := renewBudget(d, lk.l.Clock.Since(lastOK))
 		if ok {
-			ctx, cancel := context.WithTimeout(released, budget)
+			// Release ends a renewal in flight (one may take a while) rather than wait.
+			ctx, cancel := context.WithTimeout(lk.released, budget)
 			err := lk.renewOnce(ctx)
 			cancel()
 			var lost *LostError
 			switch {
-			case released.Err() != nil:
+			case lk.released.Err() != nil:
 				return
 			case err == nil:
 				lastOK, lastErr = lk.l.Clock.Now(), nil
@@ -500,7 +493,7 @@ func (lk *Lock) Context(parent context.Context) (context.Context, context.Cancel
 func (lk *Lock) Release(ctx context.Context) error {
 	var err error
 	lk.once.Do(func() {
-		close(lk.stop)
+		lk.release()
 		<-lk.done
 		if lk.Err() != nil {
 			return

@@ -201,7 +201,7 @@ func TestRenewal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			close(lk.stop) // drive renewals by hand
+			lk.release() // drive renewals by hand
 			<-lk.done
 			tt.setup(t, c, l.Identity())
 			err = lk.renewOnce(context.Background())
