@@ -364,6 +364,11 @@ func renewInterval(d time.Duration) time.Duration {
 	return 2 * time.Second
 }
 
+// retryInterval is how soon a renewal that failed is tried again: a quarter of the
+// interval, so that a few quick failures (an API server restarting, a proxy answering
+// 500s) are outlived by many tries within the budget rather than by two or three.
+func retryInterval(d time.Duration) time.Duration { return renewInterval(d) / 4 }
+
 // renewBudget is how long a renewal may take when the last one that succeeded was
 // since ago: until two thirds of the duration d have passed since it (as client-go's
 // renew deadline), when the lock is given up, a third of d before another run may take
@@ -383,10 +388,14 @@ func (lk *Lock) renew() {
 	lastOK := lk.l.Clock.Now()
 	var lastErr error
 	for {
+		wait := interval
+		if lastErr != nil {
+			wait = retryInterval(d)
+		}
 		select {
 		case <-lk.released.Done():
 			return
-		case <-lk.l.Clock.After(interval):
+		case <-lk.l.Clock.After(wait):
 		}
 		budget, ok := renewBudget(d, lk.l.Clock.Since(lastOK))
 		if ok {

@@ -260,6 +260,9 @@ func TestRenewalSchedule(t *testing.T) {
 			if got := renewInterval(tt.d); got != tt.wantInterval {
 				t.Errorf("renewInterval(%s) = %s, want %s", tt.d, got, tt.wantInterval)
 			}
+			if got := retryInterval(tt.d); got != tt.wantInterval/4 {
+				t.Errorf("retryInterval(%s) = %s, want a quarter of %s", tt.d, got, tt.wantInterval)
+			}
 			budget, ok := renewBudget(tt.d, tt.since)
 			if budget != tt.wantBudget || ok != tt.wantOK {
 				t.Errorf("renewBudget(%s, %s) = %s, %t; want %s, %t", tt.d, tt.since, budget, ok, tt.wantBudget, tt.wantOK)
@@ -281,15 +284,17 @@ func TestARenewalThatFailsFastIsTriedAgainWithinTheBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = lk.Release(context.Background()) }()
-	// Two renewals fail at once (the API server away for a moment), the third succeeds:
-	// the lock is kept, and renewed on.
+	// Six renewals fail at once (the API server away for a moment), the seventh
+	// succeeds: failed renewals are tried again a quarter interval apart, so the seventh
+	// comes 2.5 s after the last success, within the 4 s budget. At one try per interval
+	// the fourth would have come too late and the lock been lost.
 	var updates atomic.Int32
 	renewed := make(chan struct{})
 	c.PrependReactor("update", "leases", func(k8stesting.Action) (bool, k8sruntime.Object, error) {
 		switch n := updates.Add(1); {
-		case n <= 2:
+		case n <= 6:
 			return true, nil, apierrors.NewServiceUnavailable("down")
-		case n == 4:
+		case n == 8:
 			close(renewed)
 		}
 		return false, nil, nil
@@ -306,7 +311,7 @@ func TestARenewalThatFailsFastIsTriedAgainWithinTheBudget(t *testing.T) {
 		default:
 		}
 		if clk.HasWaiters() {
-			clk.Step(time.Second) // the interval of a 6 s Lease
+			clk.Step(time.Second / 4) // the retry interval of a 6 s Lease
 		}
 		runtime.Gosched()
 	}
