@@ -139,7 +139,7 @@ func TestKilledAtEachStepConvergesWhenRunAgain(t *testing.T) {
 			base := []string{"rollout", "app", "-n", ns, "--to", v2, "--yes", "--lease-duration", "5s"}
 			want := v2
 			if tt.rollback {
-				if r := run(t, nil, "", base...); r.Code != 0 {
+				if r := run(t, nil, "", withDefaultLease(base)...); r.Code != 0 {
 					t.Fatalf("rollout: %+v", r)
 				}
 				base = []string{"rollback", "app", "-n", ns, "--yes", "--lease-duration", "5s"}
