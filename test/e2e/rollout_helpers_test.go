@@ -164,9 +164,9 @@ func journals(t *testing.T, ns, fam string) []*v1alpha1.SecretRotation {
 
 // withDefaultLease is args without --lease-duration and its value. A killed run holds a
 // short Lease so that the next run takes it over soon (a takeover waits for the dead
-// Lease's own duration); a run that must live holds the default one, which a single
-// slow renewal on a busy machine cannot lose (a 5 s Lease is lost when one renewal
-// takes 1.7 s).
+// Lease's own duration); a run that must live holds the default one, which a slow
+// renewal on a busy machine cannot lose (a 5 s Lease is given up when no renewal gets
+// through within 3.3 s of the last, a 30 s one within 20 s).
 func withDefaultLease(args []string) []string {
 	out := make([]string, 0, len(args))
 	for i := 0; i < len(args); i++ {
